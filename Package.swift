@@ -1,0 +1,43 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// The release build of `ward` is one fully static executable:
+//   swift build -c release -Xswiftc -static-executable
+// (see .ci/build-static); libseccomp.a and libcap.a come from Debian's -dev packages.
+let package = Package(
+    name: "ward",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ward", targets: ["ward"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // libseccomp and libcap from Debian (libseccomp-dev, libcap-dev).
+        .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp"),
+        .systemLibrary(name: "CCap", path: "Sources/CCap"),
+        // The clone/exec stage: everything between clone(2) and execve(2) runs here, in C.
+        .target(name: "CWardShim", dependencies: ["CCap"], path: "Sources/CWardShim",
+                cSettings: [.unsafeFlags(["-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
+        // OCI runtime-spec models and validation. Pure.
+        .target(name: "WardSpec", path: "Sources/WardSpec"),
+        // Thin throwing wrappers over Glibc, no policy.
+        .target(name: "WardSystem", dependencies: ["CWardShim"], path: "Sources/WardSystem"),
+        // spec + flags -> LaunchPlan. Pure except the seccomp compiler (libseccomp) and rootfs lookups.
+        .target(name: "WardPlan", dependencies: ["WardSpec", "WardSystem", "CSeccomp", "CWardShim"],
+                path: "Sources/WardPlan"),
+        // The parent side: clone, id maps, sync, wait, signals.
+        .target(name: "WardRuntime", dependencies: ["WardPlan", "WardSpec", "WardSystem", "CWardShim", "CCap",
+                                                    .product(name: "Crypto", package: "swift-crypto")],
+                path: "Sources/WardRuntime"),
+        .executableTarget(name: "ward", dependencies: [
+            "WardRuntime", "WardPlan", "WardSpec",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/ward"),
+        .testTarget(name: "WardSpecTests", dependencies: ["WardSpec"], path: "Tests/WardSpecTests"),
+        .testTarget(name: "WardPlanTests", dependencies: ["WardPlan", "WardSpec"], path: "Tests/WardPlanTests"),
+        .testTarget(name: "WardIntegrationTests", dependencies: [], path: "Tests/WardIntegrationTests"),
+    ]
+)

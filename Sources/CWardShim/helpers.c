@@ -1,0 +1,27 @@
+// Parent-side helpers that Swift's Glibc module does not expose. Not used in the child.
+#define _GNU_SOURCE
+#include <sys/mman.h>
+#include "ward_shim.h"
+
+int ward_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
+
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+int ward_timerfd(double seconds) {
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    if (fd < 0) return -1;
+    struct itimerspec spec = {0};
+    spec.it_value.tv_sec = (time_t)seconds;
+    spec.it_value.tv_nsec = (long)((seconds - (double)spec.it_value.tv_sec) * 1e9);
+    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+    if (timerfd_settime(fd, 0, &spec, NULL) < 0) { close(fd); return -1; }
+    return fd;
+}
+
+int ward_read_signal(int signal_fd) {
+    struct signalfd_siginfo info;
+    if (read(signal_fd, &info, sizeof info) != (ssize_t)sizeof info) return -1;
+    return (int)info.ssi_signo;
+}

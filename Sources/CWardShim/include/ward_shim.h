@@ -1,0 +1,177 @@
+// The clone/exec stage of ward.
+//
+// Everything between clone(2) and execve(2) runs in this C file, because after clone only the
+// calling thread exists and Swift's runtime (allocator, metadata caches) may not be safe to enter.
+// The parent (Swift) builds the whole plan in memory before clone: an ordered array of ward_op,
+// every string, array, capability state and seccomp program already prepared. The child walks the
+// array top to bottom and execs. It allocates nothing and calls only async-signal-safe functions
+// (plus libcap's cap_set_proc/cap_drop_bound/cap_set_ambient, which only issue syscalls on a
+// cap_t prepared by the parent).
+//
+// The order of the ops is decided by the Swift plan builder (WardPlan/ChildSteps.swift), which
+// documents why each step comes where it does. This file only executes.
+#ifndef WARD_SHIM_H
+#define WARD_SHIM_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum ward_op_kind {
+    // --- namespace stage ---
+    WARD_OP_SETNS = 1,        // setns(fd, num). fd was opened by the parent (O_RDONLY|O_CLOEXEC). num = CLONE_NEW* type.
+    WARD_OP_WRITE_IDMAPS,     // child maps itself: write "deny" to /proc/self/setgroups (if data != NULL, data is the
+                              // setgroups content, e.g. "deny"), then source -> /proc/self/uid_map,
+                              // fstype -> /proc/self/gid_map (each string is the full map file content).
+    WARD_OP_WAIT_PARENT,      // read one WARD_MSG_GO message from the sync socket. EOF (parent gone) -> _exit(1) silently.
+    WARD_OP_UNSHARE,          // unshare(a)
+    WARD_OP_TIMENS,           // unshare(CLONE_NEWTIME); write source (full "monotonic S NS\nboottime S NS\n" text)
+                              // to /proc/self/timens_offsets; setns(open("/proc/self/ns/time_for_children"), CLONE_NEWTIME).
+    WARD_OP_FORK,             // fork(): the new child continues with the next op. The intermediate process forwards
+                              // SIGINT/TERM/HUP/QUIT/USR1/USR2 to it, waits for it, and exits with its status
+                              // (re-raising a fatal signal on itself). Needed after setns into a pid namespace.
+
+    // --- mount stage (before pivot_root, all destinations resolved inside the rootfs) ---
+    WARD_OP_MAKE_PRIVATE,     // mount(NULL, "/", NULL, MS_REC | a, NULL), a = MS_PRIVATE or MS_SLAVE (rootfsPropagation)
+    WARD_OP_BIND_ROOTFS,      // mount(path, path, NULL, MS_BIND|MS_REC); then open(path, O_PATH|O_DIRECTORY) becomes the
+                              // "root fd" used to resolve every later destination.
+    WARD_OP_MOUNT,            // a filesystem mount: resolve path (destination, absolute, container view) beneath the root fd
+                              // (creating missing directories), then mount(source, "/proc/self/fd/N", fstype, a, data).
+                              // If b != 0 it is a propagation flag (MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE, maybe |MS_REC)
+                              // applied afterwards with mount(NULL, "/proc/self/fd/N2", NULL, b, NULL) where N2 is the new mount.
+                              // Then the recursive attrs (see below) via mount_setattr.
+    WARD_OP_BIND,             // a bind mount: source is a host path (absolute). stat(source): if it is not a directory the
+                              // destination is created as an empty regular file, else as a directory. Then
+                              // mount(source, fdpath, NULL, MS_BIND | (a & MS_REC), NULL). If (a & ~(MS_BIND|MS_REC)) has
+                              // any of MS_RDONLY/MS_NOSUID/MS_NODEV/MS_NOEXEC/atime flags, remount the new mount with
+                              // MS_BIND|MS_REMOUNT|those flags|the locked flags it already has (statvfs f_flag: a user
+                              // namespace may not clear nosuid/nodev/noexec/atime flags it inherited, EPERM otherwise).
+                              // Then propagation b and the recursive attrs, as for WARD_OP_MOUNT.
+    WARD_OP_DEVICE_BIND,      // rootless /dev: create an empty file at path (in root, mode 0666 ignoring umask), bind the
+                              // host device node at source onto it. EEXIST on create is fine.
+    WARD_OP_MKNOD,            // mknod(path in root, a (mode incl. S_IFCHR/S_IFBLK/S_IFIFO), makedev(b >> 32, b & 0xffffffff)),
+                              // then fchownat to (uid_t)c, (gid_t)d when c/d != (uint64_t)-1. EEXIST is fine.
+    WARD_OP_SYMLINK,          // symlink(source (target text), path in root). EEXIST is fine.
+    WARD_OP_PIVOT,            // fchdir(root fd); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/").
+                              // (pivot_root with new_root == put_old stacks the old root under the new one.)
+    WARD_OP_CHROOT,           // --no-pivot: fchdir(root fd); mount(".", "/", NULL, MS_MOVE, NULL); chroot("."); chdir("/").
+
+    // --- after pivot: paths are plain container paths, resolved inside "/" without following symlinks out ---
+    WARD_OP_MASK,             // masked path: ENOENT is fine; a directory gets a read-only empty tmpfs
+                              // (MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC), anything else gets /dev/null bound over it.
+    WARD_OP_READONLY,         // readonly path: ENOENT is fine; rbind onto itself, remount MS_BIND|MS_REMOUNT|MS_RDONLY|locked flags.
+    WARD_OP_REMOUNT_ROOT,     // remount "/" with MS_BIND|MS_REMOUNT|a|locked flags (root.readonly: a = MS_RDONLY)
+    WARD_OP_ROOT_PROPAGATION, // mount(NULL, "/", NULL, a, NULL) (rootfsPropagation on the new root, e.g. MS_REC|MS_SHARED)
+    WARD_OP_SETHOSTNAME,      // sethostname(source, strlen)
+    WARD_OP_SETDOMAINNAME,    // setdomainname(source, strlen)
+    WARD_OP_WRITE_FILE,       // open(path, O_WRONLY|O_CLOEXEC|O_NOFOLLOW) (path is absolute after pivot: e.g. /proc/sys/net/...),
+                              // write source. Used for sysctls and /proc/self/oom_score_adj.
+    WARD_OP_TERMINAL,         // open /dev/ptmx (the container's, after pivot), unlockpt, open the slave (O_RDWR|O_NOCTTY),
+                              // send the master fd: if fd >= 0 it is a console socket (send one SCM_RIGHTS message whose
+                              // payload is the pty slave's path), else to the parent over the sync socket as WARD_MSG_TTY.
+                              // Then setsid(), ioctl(slave, TIOCSCTTY, 0), dup2 slave onto 0,1,2, close master and slave.
+
+    // --- process stage ---
+    WARD_OP_RLIMIT,           // setrlimit(num, {a (soft), b (hard)})
+    WARD_OP_SECCOMP,          // seccomp(SECCOMP_SET_MODE_FILTER, a (flags), {len, ptr (struct sock_filter *)})
+    WARD_OP_SETGROUPS,        // setgroups(len, (const gid_t *)ptr)
+    WARD_OP_SETID,            // prctl(PR_SET_KEEPCAPS, 1); setresgid(b,b,b); setresuid(a,a,a); prctl(PR_SET_KEEPCAPS, 0)
+    WARD_OP_CAPS,             // for each cap in (const int *)ptr [len]: cap_drop_bound(cap) (bounding set);
+                              // cap_set_proc((cap_t)ptr2) (effective/permitted/inheritable);
+                              // cap_reset_ambient(); for each cap in (const int *)ptr3 [len3]: cap_set_ambient(cap, CAP_SET).
+    WARD_OP_NO_NEW_PRIVS,     // prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    WARD_OP_PDEATHSIG,        // prctl(PR_SET_PDEATHSIG, num), then if the sync socket's peer is gone (poll POLLHUP with
+                              // timeout 0, or recv MSG_PEEK|MSG_DONTWAIT returning 0) _exit(1): the parent died before it.
+                              // (commit_creds clears the pdeath signal on setuid, so the plan sets it after SETID.)
+    WARD_OP_CLOSE_FDS,        // close every fd >= 3 except the sync socket and fds 3..3+num-1 (preserve-fds): close_range,
+                              // then mark the sync socket and preserved fds... (preserved fds stay as they are; the sync
+                              // socket is already O_CLOEXEC). CVE-2024-21626: a leaked host fd must not survive to the
+                              // chdir/exec.
+    WARD_OP_CHDIR,            // chdir(path); then getcwd must succeed and start with "/" (a cwd outside the root makes
+                              // getcwd return "(unreachable)..." or ENOENT -> fail with ENOENT).
+    WARD_OP_UMASK,            // umask(a)
+    WARD_OP_SIGNALS_RESET,    // restore every signal's disposition to SIG_DFL (except SIGKILL/SIGSTOP) and unblock all signals.
+    WARD_OP_EXEC,             // execve. path = the program. If it contains no '/', search the colon-separated directories in
+                              // source (the container's PATH) like execvpe (skip ENOENT/ENOTDIR/EACCES, remember EACCES).
+                              // argv = (char *const *)ptr, envp = (char *const *)ptr2. On failure report errno.
+    WARD_OP_SYNC_READY,       // send WARD_MSG_READY to the parent, then wait for WARD_MSG_GO (create/start split). EOF -> _exit(1).
+};
+
+// Recursive mount attributes (mount_setattr, AT_RECURSIVE): attr_set/attr_clr hold MOUNT_ATTR_* bits.
+// Applied when attr_set or attr_clr is non-zero to the mount just made, after the propagation change.
+
+struct ward_op {
+    uint32_t kind;        // enum ward_op_kind
+    int32_t num;          // small integer argument (see each kind)
+    int32_t fd;           // an fd opened by the parent, or -1
+    int32_t len;          // element count for ptr
+    int32_t len3;         // element count for ptr3
+    uint32_t attr_set;    // MOUNT_ATTR_* to set recursively (mount_setattr)
+    uint32_t attr_clr;    // MOUNT_ATTR_* to clear recursively
+    uint32_t pad;
+    uint64_t a, b, c, d;  // integer arguments (see each kind)
+    const char *path;     // destination / target path (container view for mounts)
+    const char *source;   // mount source / text to write / symlink target / PATH list
+    const char *fstype;   // filesystem type (MOUNT) / second text (WRITE_IDMAPS)
+    const char *data;     // mount data string / setgroups text (WRITE_IDMAPS)
+    const void *ptr;      // argv / gid list / bounding-drop list / seccomp program
+    const void *ptr2;     // envp / cap_t
+    const void *ptr3;     // ambient list
+    const char *label;    // human step name for errors, e.g. "mount /proc"
+};
+
+// Messages on the sync socket (AF_UNIX, SOCK_SEQPACKET, both ends O_CLOEXEC).
+enum ward_msg_type {
+    WARD_MSG_GO = 1,      // parent -> child: go on (after id maps are written / at start)
+    WARD_MSG_ERROR = 2,   // child -> parent: op index + errno + detail text; the child then _exit(1)s
+    WARD_MSG_TTY = 3,     // child -> parent: the pty master rides along as SCM_RIGHTS
+    WARD_MSG_READY = 4,   // child -> parent: every setup step before the exec is done (create/start split)
+    WARD_MSG_PID = 5,     // intermediate (after WARD_OP_FORK) -> parent: value = the pid of the real init (in
+                          // the parent's pid namespace as seen by the sender: the parent should use it only for logs)
+};
+
+struct ward_msg {
+    int32_t type;
+    int32_t op_index;     // WARD_MSG_ERROR: index into the op array
+    int32_t err;          // WARD_MSG_ERROR: errno
+    int32_t value;
+    char detail[240];     // WARD_MSG_ERROR: extra context (never secret material), NUL-terminated
+};
+
+struct ward_launch {
+    unsigned long clone_flags;   // CLONE_NEW* flags for clone(2) (never CLONE_NEWTIME: see WARD_OP_TIMENS)
+    const struct ward_op *ops;
+    size_t nops;
+    int sync_child;              // the child's end of the sync socketpair
+    int sync_parent;             // the parent's end: the child closes it first thing
+};
+
+// Clone the child with l->clone_flags | SIGCHLD. In the parent: returns the child's pid, or -1 with errno.
+// In the child: runs the ops in order and never returns (execve, or _exit(1) after reporting
+// WARD_MSG_ERROR on sync_child).
+pid_t ward_clone_and_run(const struct ward_launch *l);
+
+// Helpers the Swift side uses (not in the child).
+int ward_send_fd(int sock, int fd, const void *payload, size_t len);      // one SCM_RIGHTS message
+int ward_recv_msg(int sock, struct ward_msg *msg, int *fd_out);           // returns bytes read, 0 on EOF, -1 errno
+int ward_send_msg(int sock, const struct ward_msg *msg);
+int ward_signalfd(const int *signals, int count);                         // block them and open a signalfd (CLOEXEC)
+int ward_sigmask_block(const int *signals, int count);
+int ward_sigmask_unblock(const int *signals, int count);
+int ward_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+const char *ward_errno_name(int err);                                     // "EPERM", "ENOENT", ...; "E<n>" if unknown
+
+// helpers.c: what Swift's Glibc module does not expose (it is built without _GNU_SOURCE).
+#define WARD_O_PATH 010000000
+int ward_memfd(const char *name);                                         // memfd_create(name, MFD_CLOEXEC)
+int ward_timerfd(double seconds);                                         // a CLOCK_MONOTONIC timerfd armed once, CLOEXEC
+int ward_read_signal(int signal_fd);                                      // one signalfd record -> signal number, -1 on error
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,234 @@
+import CWardShim
+import WardPlan
+import WardSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// --debug / --log output. Never given secret material.
+public final class Log {
+    public var debugEnabled: Bool
+    let fd: Int32
+    public init(debug: Bool, fd: Int32 = 2) { self.debugEnabled = debug; self.fd = fd }
+    public func debug(_ message: @autoclosure () -> String) {
+        guard debugEnabled else { return }
+        _ = Sys.writeAll(fd: fd, "ward: debug: \(message())\n")
+    }
+}
+
+/// The parent's side after clone: one poll loop over the signalfd, the sync socket, the timeout
+/// timer and (with a terminal) the pty. Forwards signals, reports setup errors by step name,
+/// enforces the lifetime, and turns the workload's wait status into ward's exit code.
+final class Supervisor {
+    let pid: pid_t
+    let sync: Int32
+    let signalFD: Int32
+    let plan: LaunchPlan
+    let log: Log
+    var timerFD: Int32 = -1
+    var master: Int32 = -1
+    var stdinOpen = false
+    var savedTermios: termios?
+    var setupError: ward_msg?
+    var syncOpen = true
+    var status: Int32?
+    var timedOut = false
+
+    init(pid: pid_t, sync: Int32, signalFD: Int32, plan: LaunchPlan, timeout: Double?, log: Log) {
+        self.pid = pid; self.sync = sync; self.signalFD = signalFD; self.plan = plan; self.log = log
+        if let timeout { timerFD = ward_timerfd(timeout) }
+    }
+
+    deinit {
+        restoreTerminal()
+        for fd in [sync, signalFD, timerFD, master] where fd >= 0 { close(fd) }
+    }
+
+    /// Runs the loop until the child has been reaped and the pty drained.
+    func wait() throws(WardError) -> RunOutcome {
+        while status == nil || master >= 0 {
+            var fds: [pollfd] = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+            if syncOpen { fds.append(pollfd(fd: sync, events: Int16(POLLIN), revents: 0)) }
+            if timerFD >= 0 { fds.append(pollfd(fd: timerFD, events: Int16(POLLIN), revents: 0)) }
+            if master >= 0 { fds.append(pollfd(fd: master, events: Int16(POLLIN), revents: 0)) }
+            if master >= 0 && stdinOpen { fds.append(pollfd(fd: 0, events: Int16(POLLIN), revents: 0)) }
+            // Once the child is gone, only drain what the pty still holds.
+            let n = poll(&fds, nfds_t(fds.count), status == nil ? -1 : 100)
+            if n < 0 { if errno == EINTR { continue }; break }
+            if n == 0 { closeMaster(); continue }
+            for p in fds where p.revents != 0 {
+                switch p.fd {
+                case signalFD: handleSignal()
+                case sync: handleSync()
+                case timerFD: handleTimeout()
+                case master: copyFromMaster()
+                case 0: copyToMaster()
+                default: break
+                }
+            }
+        }
+        while syncOpen { handleSync() }  // an error message may still be queued after the child exited
+        return try outcome()
+    }
+
+    func handleSignal() {
+        let signo = ward_read_signal(signalFD)
+        guard signo > 0 else { return }
+        switch signo {
+        case SIGCHLD:
+            reap()
+        case SIGWINCH:
+            resizePty()
+        default:
+            log.debug("forwarding signal \(signo) to \(pid)")
+            kill(pid, signo)
+        }
+    }
+
+    func reap() {
+        var st: Int32 = 0
+        while true {
+            let r = waitpid(pid, &st, WNOHANG)
+            if r == pid { status = st; return }
+            if r < 0 && errno == EINTR { continue }
+            return
+        }
+    }
+
+    func handleSync() {
+        var msg = ward_msg()
+        var fd: Int32 = -1
+        let n = ward_recv_msg(sync, &msg, &fd)
+        if n <= 0 {
+            if n < 0 && (errno == EINTR || errno == EAGAIN) && status == nil { return }
+            syncOpen = false
+            log.debug("setup finished (sync socket closed)")
+            return
+        }
+        switch msg.type {
+        case Int32(WARD_MSG_ERROR.rawValue):
+            setupError = msg
+        case Int32(WARD_MSG_TTY.rawValue) where fd >= 0:
+            master = fd
+            setUpTerminal()
+        default:
+            if fd >= 0 { close(fd) }
+        }
+    }
+
+    func handleTimeout() {
+        var expirations: UInt64 = 0
+        _ = read(timerFD, &expirations, 8)
+        log.debug("timeout: killing \(pid)")
+        timedOut = true
+        kill(pid, SIGKILL)  // the pid namespace's init: every process in it goes with it
+        close(timerFD)
+        timerFD = -1
+    }
+
+    // MARK: - terminal
+
+    func setUpTerminal() {
+        _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+        if isatty(0) == 1 {
+            var t = termios()
+            if tcgetattr(0, &t) == 0 {
+                savedTermios = t
+                cfmakeraw(&t)
+                _ = tcsetattr(0, TCSANOW, &t)
+            }
+            resizePty()
+        }
+        stdinOpen = true
+    }
+
+    func resizePty() {
+        guard master >= 0 else { return }
+        var size = winsize()
+        if ioctl(0, UInt(TIOCGWINSZ), &size) == 0 { _ = ioctl(master, UInt(TIOCSWINSZ), &size) }
+    }
+
+    func copyFromMaster() {
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        let n = buffer.withUnsafeMutableBytes { read(master, $0.baseAddress, $0.count) }
+        if n > 0 { _ = Sys.writeAll(fd: 1, Array(buffer[0..<n])) } else if n == 0 || errno != EAGAIN { closeMaster() }
+    }
+
+    func copyToMaster() {
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+        if n > 0 { _ = Sys.writeAll(fd: master, Array(buffer[0..<n])) } else { stdinOpen = false }
+    }
+
+    func closeMaster() {
+        if master >= 0 { close(master); master = -1 }
+        restoreTerminal()
+    }
+
+    func restoreTerminal() {
+        if var t = savedTermios { _ = tcsetattr(0, TCSANOW, &t); savedTermios = nil }
+    }
+
+    // MARK: - result
+
+    func outcome() throws(WardError) -> RunOutcome {
+        if let error = setupError {
+            throw WardError(describe(error), exitCode: exitCode(for: error))
+        }
+        guard let st = status else { throw WardError("waitpid \(pid): lost the container's init") }
+        if timedOut { return RunOutcome(exitCode: 124, signal: SIGKILL, timedOut: true) }
+        let termsig = st & 0x7f
+        if termsig == 0 { return RunOutcome(exitCode: (st >> 8) & 0xff) }
+        return RunOutcome(exitCode: 128 + termsig, signal: termsig)
+    }
+
+    /// "mount tmpfs on /dev: EPERM (Operation not permitted): <detail>; <hint>"
+    func describe(_ msg: ward_msg) -> String {
+        let index = Int(msg.op_index)
+        let step = index >= 0 && index < plan.steps.count ? plan.steps[index] : nil
+        var detail = withUnsafeBytes(of: msg.detail) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if !detail.isEmpty { detail = ": " + detail }
+        let label = step?.label ?? "setup step \(index)"
+        var text = "\(label): \(ErrnoName.of(msg.err)) (\(String(cString: strerror(msg.err))))\(detail)"
+        if let hint = Self.hint(step: step, err: msg.err) { text += "; " + hint }
+        return text
+    }
+
+    /// 127 when the program is missing and 126 when it can't be executed, as shells and podman
+    /// do; 125 for every other failure of ward's own.
+    func exitCode(for msg: ward_msg) -> Int32 {
+        let index = Int(msg.op_index)
+        guard index >= 0 && index < plan.steps.count, case .exec = plan.steps[index] else { return 125 }
+        return msg.err == ENOENT ? 127 : 126
+    }
+
+    static func hint(step: ChildStep?, err: Int32) -> String? {
+        switch (step, err) {
+        case (.exec(let e)?, ENOENT):
+            return "process.args[0] \"\(e.path)\" was not found in the rootfs (PATH=\(e.searchPath))"
+        case (.exec?, EACCES):
+            return "the program is not executable, or sits on a noexec mount"
+        case (.mount?, EXDEV), (.bind?, EXDEV), (.bindDevice?, EXDEV), (.symlink?, EXDEV), (.makeDevice?, EXDEV):
+            return "the destination leaves the rootfs through a symlink; ward resolves mount destinations inside the rootfs only, so point it at a real directory"
+        case (.mount?, EPERM), (.bind?, EPERM):
+            return "a user namespace can't make this mount; see the README's rootless notes"
+        case (.bind?, ENOENT):
+            return "the bind source does not exist on the host"
+        case (.setIDs?, EINVAL):
+            return "process.user is not mapped in the user namespace"
+        case (.rlimit?, EPERM):
+            return "a hard limit above ward's own needs privilege; lower it in process.rlimits"
+        case (.chdir?, _):
+            return "process.cwd must exist in the rootfs and be reachable by process.user"
+        case (.seccomp?, EACCES):
+            return "loading a filter needs no_new_privs or CAP_SYS_ADMIN; set process.noNewPrivileges"
+        case (.writeFile(let path, _, _)?, ENOENT) where path.hasPrefix("/proc/sys"):
+            return "no such sysctl in this kernel or namespace"
+        default:
+            return nil
+        }
+    }
+}

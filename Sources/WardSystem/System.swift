@@ -1,0 +1,82 @@
+import CWardShim
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// errno values by name ("EPERM"), for messages.
+public enum ErrnoName {
+    public static func of(_ err: Int32) -> String { String(cString: ward_errno_name(err)) }
+}
+
+/// A failed system call: the step, the errno, and an optional hint for the person reading it.
+public struct SystemError: Error, CustomStringConvertible, Equatable {
+    public var step: String
+    public var errno: Int32
+    public var hint: String?
+
+    public init(_ step: String, errno: Int32 = Glibc.errno, hint: String? = nil) {
+        self.step = step; self.errno = errno; self.hint = hint
+    }
+
+    public var description: String {
+        var text = "\(step): \(ErrnoName.of(errno)) (\(String(cString: strerror(errno))))"
+        if let hint { text += "; \(hint)" }
+        return text
+    }
+}
+
+/// Thin wrappers over Glibc. Each retries EINTR where the call can be interrupted.
+public enum Sys {
+    /// openat2(2) with RESOLVE_* flags.
+    public static func openat2(_ dirfd: Int32, _ path: String, flags: Int32, mode: UInt32 = 0, resolve: UInt64) -> Int32 {
+        ward_openat2(dirfd, path, UInt64(UInt32(bitPattern: flags)), UInt64(mode), resolve)
+    }
+
+    public static let resolveNoXdev: UInt64 = 0x01
+    public static let resolveNoMagiclinks: UInt64 = 0x02
+    public static let resolveNoSymlinks: UInt64 = 0x04
+    public static let resolveBeneath: UInt64 = 0x08
+    public static let resolveInRoot: UInt64 = 0x10
+
+    /// Reads a whole file through an open fd (pread loop).
+    public static func readAll(fd: Int32, limit: Int = 64 << 20) throws(SystemError) -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("read")
+            }
+            if n == 0 { break }
+            result.append(contentsOf: chunk[0..<n])
+            if result.count > limit { throw SystemError("read", errno: EFBIG) }
+        }
+        return result
+    }
+
+    /// Reads a file by path (O_CLOEXEC, optionally O_NOFOLLOW).
+    public static func readFile(_ path: String, noFollow: Bool = false, limit: Int = 64 << 20) throws(SystemError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0))
+        guard fd >= 0 else { throw SystemError("open \(path)") }
+        defer { close(fd) }
+        return try readAll(fd: fd, limit: limit)
+    }
+
+    /// Writes all bytes (retrying short writes and EINTR).
+    public static func writeAll(fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; return false }
+            offset += n
+        }
+        return true
+    }
+
+    public static func writeAll(fd: Int32, _ text: String) -> Bool { writeAll(fd: fd, Array(text.utf8)) }
+
+    /// Writes a line to stderr, unbuffered (no stdio: this also runs just before/after clone).
+    public static func stderr(_ text: String) { _ = writeAll(fd: 2, text + "\n") }
+}

@@ -1,0 +1,112 @@
+import FoundationEssentials
+import WardSpec
+
+/// A trimmed copy of the podman-generated `shared/bench/hardened-config.json`,
+/// plus a few fields it lacks (hooks, devices, seccomp args) and some unknown ones.
+let realisticConfig = #"""
+{
+  "ociVersion": "1.0.2-dev",
+  "process": {
+    "user": { "uid": 0, "gid": 0, "additionalGids": [10] },
+    "args": [ "/bin/true" ],
+    "env": [ "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm" ],
+    "cwd": "/",
+    "capabilities": {
+      "bounding": [ "CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT" ],
+      "effective": [ "CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT" ],
+      "permitted": [ "CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT" ]
+    },
+    "rlimits": [
+      { "type": "RLIMIT_NOFILE", "hard": 20000, "soft": 20000 },
+      { "type": "RLIMIT_NPROC", "hard": 32768, "soft": 32768 }
+    ],
+    "terminal": false,
+    "noNewPrivileges": true,
+    "oomScoreAdj": -500,
+    "commandLine": "ignored on Linux",
+    "execCPUAffinity": { "initial": "0-1" }
+  },
+  "root": { "path": "rootfs", "readonly": true },
+  "hostname": "9b4b3b11917b",
+  "mounts": [
+    { "destination": "/proc", "type": "proc", "source": "proc", "options": [ "nosuid", "noexec", "nodev" ] },
+    { "destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": [ "rw", "nosuid", "nodev", "tmpcopyup" ] },
+    { "destination": "/etc/hosts", "source": "/run/hosts", "options": [ "rbind", "ro" ] }
+  ],
+  "hooks": {
+    "poststop": [ { "path": "/usr/bin/cleanup", "args": [ "cleanup", "--all" ], "timeout": 5 } ]
+  },
+  "annotations": { "io.container.manager": "libpod" },
+  "linux": {
+    "uidMappings": [ { "containerID": 0, "hostID": 1000, "size": 1 } ],
+    "gidMappings": [ { "containerID": 0, "hostID": 1000, "size": 1 } ],
+    "sysctl": { "net.ipv4.ping_group_range": "0 0" },
+    "resources": { "memory": { "limit": 9223372036854775807, "swap": -1 }, "cpu": { "shares": 1024, "quota": 0.5 } },
+    "namespaces": [ { "type": "pid" }, { "type": "network" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }, { "type": "user" } ],
+    "devices": [ { "path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438, "uid": 0, "gid": 0 } ],
+    "seccomp": {
+      "defaultAction": "SCMP_ACT_ERRNO",
+      "defaultErrnoRet": 38,
+      "architectures": [ "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32" ],
+      "syscalls": [
+        { "names": [ "bdflush", "kexec_load" ], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 },
+        { "names": [ "personality" ], "action": "SCMP_ACT_ALLOW", "args": [ { "index": 0, "value": 4294967295, "op": "SCMP_CMP_EQ" } ] },
+        { "names": [ "read", "write" ], "action": "SCMP_ACT_ALLOW" }
+      ]
+    },
+    "maskedPaths": [ "/proc/acpi", "/proc/kcore" ],
+    "readonlyPaths": [ "/proc/asound", "/proc/bus" ],
+    "intelRdt": { "closID": "ignored" }
+  },
+  "windows": { "ignored": true }
+}
+"""#
+
+func decodeRealistic() throws -> Spec {
+    try Spec.decode(Data(realisticConfig.utf8))
+}
+
+/// The smallest spec that passes `validate()` while touching most sections.
+func validSpec() -> Spec {
+    Spec(
+        process: Process(
+            user: User(uid: 0, gid: 0), args: ["/bin/sh"], env: ["PATH=/bin"], cwd: "/",
+            capabilities: LinuxCapabilities(bounding: ["CAP_CHOWN"], effective: ["CAP_CHOWN"]),
+            rlimits: [POSIXRlimit(type: "RLIMIT_NOFILE", hard: 1024, soft: 1024)]),
+        root: Root(path: "rootfs"),
+        hostname: "box",
+        mounts: [Mount(destination: "/proc", type: "proc", source: "proc")],
+        hooks: Hooks(prestart: [Hook(path: "/bin/hook", timeout: 5)]),
+        linux: Linux(
+            uidMappings: [LinuxIDMapping(containerID: 0, hostID: 1000, size: 1)],
+            gidMappings: [LinuxIDMapping(containerID: 0, hostID: 1000, size: 1)],
+            sysctl: ["net.ipv4.ip_forward": "1"],
+            namespaces: [LinuxNamespace(type: "user"), LinuxNamespace(type: "uts"), LinuxNamespace(type: "mount")],
+            devices: [LinuxDevice(path: "/dev/null", type: "c", major: 1, minor: 3)],
+            seccomp: LinuxSeccomp(
+                defaultAction: "SCMP_ACT_ERRNO", architectures: ["SCMP_ARCH_X86_64"],
+                syscalls: [
+                    LinuxSyscall(names: ["read"], action: "SCMP_ACT_ALLOW"),
+                    LinuxSyscall(names: ["ptrace"], action: "SCMP_ACT_ERRNO", errnoRet: 1),
+                    LinuxSyscall(names: ["clone"], action: "SCMP_ACT_ALLOW",
+                                 args: [LinuxSeccompArg(index: 0, value: 0x1000_0000, op: "SCMP_CMP_MASKED_EQ")]),
+                ]),
+            maskedPaths: ["/proc/kcore"], readonlyPaths: ["/proc/sys"]))
+}
+
+/// `shared/bench/hardened-config.json`, if this checkout sits next to `shared/`.
+func sharedHardenedConfig() -> Data? {
+    let packageRoot = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    return try? Data(contentsOf: packageRoot.appending(path: "../shared/bench/hardened-config.json"))
+}
+
+/// The `description` of the SpecError `body` throws, or nil if it does not throw one.
+func specErrorMessage(_ body: () throws(SpecError) -> Void) -> String? {
+    do {
+        try body()
+        return nil
+    } catch {
+        return error.description
+    }
+}
