@@ -60,6 +60,11 @@ struct child {
 // ---------------------------------------------------------------------------------------------
 // Small async-signal-safe helpers
 
+static int fail_with(int err) {
+    errno = err;
+    return -1;
+}
+
 static void close_keep_errno(int fd) {
     int e = errno;
     close(fd);
@@ -69,8 +74,7 @@ static void close_keep_errno(int fd) {
 // Appends s to the NUL-terminated string in buf (capacity cap), truncating.
 static void str_cat(char *buf, size_t cap, const char *s) {
     size_t n = strlen(buf);
-    while (*s != '\0' && n + 1 < cap)
-        buf[n++] = *s++;
+    while (*s != '\0' && n + 1 < cap) buf[n++] = *s++;
     buf[n] = '\0';
 }
 
@@ -97,12 +101,8 @@ static int fd_readlink(int fd, char *buf, size_t cap) {
     char p[FD_PATH_MAX];
     fd_path(p, fd);
     ssize_t n = readlink(p, buf, cap);
-    if (n < 0)
-        return -1;
-    if ((size_t)n >= cap) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
+    if (n < 0) return -1;
+    if ((size_t)n >= cap) return fail_with(ENAMETOOLONG);
     buf[n] = '\0';
     return 0;
 }
@@ -113,8 +113,7 @@ static int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mod
     struct open_how how = {.flags = flags, .mode = mode, .resolve = resolve};
     for (int i = 0;; i++) {
         long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-        if (fd >= 0 || errno != EAGAIN || i == 16)
-            return (int)fd;
+        if (fd >= 0 || errno != EAGAIN || i == 16) return (int)fd;
     }
 }
 
@@ -128,17 +127,21 @@ static int open_root(void) {
     return open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
+// One write(2): id map files and sysctls take their whole content in a single write.
+static int write_all(int fd, const char *text) {
+    size_t n = strlen(text);
+    ssize_t w = write(fd, text, n);
+    if (w < 0) return -1;
+    return (size_t)w == n ? 0 : fail_with(EIO);
+}
+
 static int write_text(struct child *c, const char *path, const char *text) {
     c->what = path;
     int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t n = strlen(text);
-    ssize_t w = write(fd, text, n); // map files must be written in one write(2)
+    if (fd < 0) return -1;
+    int rc = write_all(fd, text);
     close_keep_errno(fd);
-    if (w >= 0 && (size_t)w != n)
-        errno = EIO;
-    return (w >= 0 && (size_t)w == n) ? 0 : -1;
+    return rc;
 }
 
 static long raw_fork(void) {
@@ -157,13 +160,11 @@ enum leaf { LEAF_NONE, LEAF_DIR, LEAF_FILE }; // what to create when the last co
 static int create_at(int dirfd, const char *name, enum leaf leaf, mode_t mode) {
     if (leaf == LEAF_FILE) {
         int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-        if (fd < 0 && errno != EEXIST)
-            return -1;
+        if (fd < 0 && errno != EEXIST) return -1;
         if (fd >= 0) {
             int rc = fchmod(fd, mode); // the mode asked for, not what the umask left of it
             close_keep_errno(fd);
-            if (rc < 0)
-                return -1;
+            if (rc < 0) return -1;
         }
     } else if (mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST) {
         return -1;
@@ -175,30 +176,22 @@ static int create_at(int dirfd, const char *name, enum leaf leaf, mode_t mode) {
 // while they stay beneath base. Missing components are created one by one relative to their
 // already-resolved parent (directories, and for leaf == LEAF_FILE the last one as a file).
 static int resolve(int base, const char *path, enum leaf leaf, mode_t file_mode) {
-    while (*path == '/')
-        path++;
-    if (*path == '\0')
-        path = ".";
+    while (*path == '/') path++;
+    if (*path == '\0') path = ".";
     int fd = open_beneath(base, path, 0);
-    if (fd >= 0 || errno != ENOENT || leaf == LEAF_NONE)
-        return fd;
+    if (fd >= 0 || errno != ENOENT || leaf == LEAF_NONE) return fd;
 
     char buf[PATH_MAX];
     size_t n = strlen(path);
-    if (n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
+    if (n >= sizeof buf) return fail_with(ENAMETOOLONG);
     memcpy(buf, path, n + 1);
     int parent = -1;
     size_t i = 0;
     while (buf[i] != '\0') {
         size_t start = i;
-        while (buf[i] != '\0' && buf[i] != '/')
-            i++;
+        while (buf[i] != '\0' && buf[i] != '/') i++;
         size_t end = i;
-        while (buf[i] == '/')
-            i++;
+        while (buf[i] == '/') i++;
         bool last = buf[i] == '\0';
         char saved = buf[end];
         buf[end] = '\0';
@@ -206,10 +199,8 @@ static int resolve(int base, const char *path, enum leaf leaf, mode_t file_mode)
         if (fd < 0 && errno == ENOENT)
             fd = create_at(parent >= 0 ? parent : base, buf + start, last ? leaf : LEAF_DIR, file_mode);
         buf[end] = saved;
-        if (parent >= 0)
-            close_keep_errno(parent);
-        if (fd < 0)
-            return -1;
+        if (parent >= 0) close_keep_errno(parent);
+        if (fd < 0) return -1;
         parent = fd;
     }
     return parent;
@@ -219,22 +210,14 @@ static int resolve(int base, const char *path, enum leaf leaf, mode_t file_mode)
 static int resolve_parent(int base, const char *path, char name[NAME_MAX + 1]) {
     char dir[PATH_MAX];
     size_t end = strlen(path);
-    while (end > 0 && path[end - 1] == '/')
-        end--;
+    while (end > 0 && path[end - 1] == '/') end--;
     size_t start = end;
-    while (start > 0 && path[start - 1] != '/')
-        start--;
+    while (start > 0 && path[start - 1] != '/') start--;
     size_t len = end - start;
-    if (len > NAME_MAX || start >= sizeof dir) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
+    if (len > NAME_MAX || start >= sizeof dir) return fail_with(ENAMETOOLONG);
     memcpy(name, path + start, len);
     name[len] = '\0';
-    if (len == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (len == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return fail_with(EINVAL);
     memcpy(dir, path, start);
     dir[start] = '\0';
     return resolve(base, dir, LEAF_DIR, 0);
@@ -249,14 +232,10 @@ static int reopen_mounted(int base, int fd) {
     if (fd_readlink(base, base_path, sizeof base_path) < 0 || fd_readlink(fd, want, sizeof want) < 0)
         return -1;
     size_t n = strcmp(base_path, "/") == 0 ? 0 : strlen(base_path);
-    if (strncmp(want, base_path, n) != 0 || want[n] != '/') {
-        errno = EXDEV;
-        return -1;
-    }
+    if (strncmp(want, base_path, n) != 0 || want[n] != '/') return fail_with(EXDEV);
     const char *rel = want + n + 1;
     int top = open_beneath(base, *rel != '\0' ? rel : ".", RESOLVE_NO_SYMLINKS);
-    if (top < 0)
-        return -1;
+    if (top < 0) return -1;
     int rc = fd_readlink(top, got, sizeof got);
     if (rc == 0 && strcmp(want, got) != 0) {
         errno = ESTALE; // something was mounted or renamed in between
@@ -277,18 +256,15 @@ static int reopen_mounted(int base, int fd) {
 // in fs/namespace.c): a bind remount must repeat whatever the mount already has, or get EPERM.
 static int remount_bind(int fd, const char *target, unsigned long flags) {
     struct statfs s;
-    if (fstatfs(fd, &s) < 0)
-        return -1;
+    if (fstatfs(fd, &s) < 0) return -1;
     static const struct { unsigned long st, ms; } keep[] = {
         {ST_RDONLY, MS_RDONLY}, {ST_NOSUID, MS_NOSUID}, {ST_NODEV, MS_NODEV}, {ST_NOEXEC, MS_NOEXEC},
         {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
     };
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
         // An explicitly requested atime mode replaces the current one rather than mixing with it.
-        if ((keep[i].ms & ATIME_FLAGS) && (flags & ATIME_FLAGS))
-            continue;
-        if ((unsigned long)s.f_flags & keep[i].st)
-            flags |= keep[i].ms;
+        if ((keep[i].ms & ATIME_FLAGS) && (flags & ATIME_FLAGS)) continue;
+        if ((unsigned long)s.f_flags & keep[i].st) flags |= keep[i].ms;
     }
     return mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | flags, NULL);
 }
@@ -296,18 +272,14 @@ static int remount_bind(int fd, const char *target, unsigned long flags) {
 // The tail shared by MOUNT and BIND: remount flags, propagation (b), recursive attributes, all
 // applied to the new mount on top of fd.
 static int finish_mount(struct child *c, const struct ward_op *op, int fd, unsigned long remount) {
-    if (remount == 0 && op->b == 0 && op->attr_set == 0 && op->attr_clr == 0)
-        return 0;
+    if (remount == 0 && op->b == 0 && op->attr_set == 0 && op->attr_clr == 0) return 0;
     int top = reopen_mounted(c->root, fd);
-    if (top < 0)
-        return -1;
+    if (top < 0) return -1;
     char p[FD_PATH_MAX];
     fd_path(p, top);
     int rc = 0;
-    if (remount != 0)
-        rc = remount_bind(top, p, remount);
-    if (rc == 0 && op->b != 0)
-        rc = mount(NULL, p, NULL, op->b, NULL);
+    if (remount != 0) rc = remount_bind(top, p, remount);
+    if (rc == 0 && op->b != 0) rc = mount(NULL, p, NULL, op->b, NULL);
     if (rc == 0 && (op->attr_set != 0 || op->attr_clr != 0)) {
         struct mount_attr attr = {.attr_set = op->attr_set, .attr_clr = op->attr_clr};
         rc = (int)syscall(SYS_mount_setattr, top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
@@ -321,8 +293,7 @@ static int finish_mount(struct child *c, const struct ward_op *op, int fd, unsig
 static int bind_source(struct child *c, const struct ward_op *op, bool device) {
     c->what = op->source;
     int src = open(op->source, O_PATH | O_CLOEXEC);
-    if (src < 0)
-        return -1;
+    if (src < 0) return -1;
     struct stat st;
     int fd = -1, rc = fstat(src, &st);
     if (rc == 0) {
@@ -336,11 +307,9 @@ static int bind_source(struct child *c, const struct ward_op *op, bool device) {
         fd_path(from, src);
         fd_path(to, fd);
         rc = mount(from, to, NULL, MS_BIND | (device ? 0 : (op->a & MS_REC)), NULL);
-        if (rc == 0 && !device)
-            rc = finish_mount(c, op, fd, op->a & REMOUNT_FLAGS);
+        if (rc == 0 && !device) rc = finish_mount(c, op, fd, op->a & REMOUNT_FLAGS);
     }
-    if (fd >= 0)
-        close_keep_errno(fd);
+    if (fd >= 0) close_keep_errno(fd);
     close_keep_errno(src);
     return rc;
 }
@@ -352,30 +321,18 @@ static int wait_go(struct child *c) {
     struct ward_msg m;
     ssize_t n;
     c->what = "sync socket";
-    do
-        n = recv(c->sync, &m, sizeof m, 0);
-    while (n < 0 && errno == EINTR);
+    do n = recv(c->sync, &m, sizeof m, 0); while (n < 0 && errno == EINTR);
     if (n == 0)
         _exit(1); // the parent is gone: nobody left to report to
-    if (n < 0)
-        return -1;
-    if ((size_t)n != sizeof m || m.type != WARD_MSG_GO) {
-        errno = EPROTO;
-        return -1;
-    }
+    if (n < 0) return -1;
+    if ((size_t)n != sizeof m || m.type != WARD_MSG_GO) return fail_with(EPROTO);
     return 0;
-}
-
-static void send_msg(struct child *c, const struct ward_msg *m) {
-    while (send(c->sync, m, sizeof *m, MSG_NOSIGNAL) < 0 && errno == EINTR) {
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Ops: namespace stage
 
-static int op_setns(struct child *c, const struct ward_op *op) {
-    (void)c;
+static int op_setns(const struct ward_op *op) {
     int rc = setns(op->fd, op->num);
     close_keep_errno(op->fd);
     return rc;
@@ -383,26 +340,20 @@ static int op_setns(struct child *c, const struct ward_op *op) {
 
 static int op_write_idmaps(struct child *c, const struct ward_op *op) {
     // setgroups must be denied before an unprivileged gid_map write (user_namespaces(7)).
-    if (op->data != NULL && write_text(c, "/proc/self/setgroups", op->data) < 0)
-        return -1;
-    if (op->source != NULL && write_text(c, "/proc/self/uid_map", op->source) < 0)
-        return -1;
-    if (op->fstype != NULL && write_text(c, "/proc/self/gid_map", op->fstype) < 0)
-        return -1;
+    if (op->data != NULL && write_text(c, "/proc/self/setgroups", op->data) < 0) return -1;
+    if (op->source != NULL && write_text(c, "/proc/self/uid_map", op->source) < 0) return -1;
+    if (op->fstype != NULL && write_text(c, "/proc/self/gid_map", op->fstype) < 0) return -1;
     return 0;
 }
 
 static int op_timens(struct child *c, const struct ward_op *op) {
     c->what = "unshare(CLONE_NEWTIME)";
-    if (unshare(CLONE_NEWTIME) < 0)
-        return -1;
+    if (unshare(CLONE_NEWTIME) < 0) return -1;
     // Offsets can only be written while no process is in the namespace yet.
-    if (write_text(c, "/proc/self/timens_offsets", op->source) < 0)
-        return -1;
+    if (write_text(c, "/proc/self/timens_offsets", op->source) < 0) return -1;
     c->what = "/proc/self/ns/time_for_children";
     int fd = open(c->what, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     int rc = setns(fd, CLONE_NEWTIME);
     close_keep_errno(fd);
     return rc;
@@ -410,8 +361,7 @@ static int op_timens(struct child *c, const struct ward_op *op) {
 
 // The intermediate left behind by WARD_OP_FORK: exits the way its only child did.
 static _Noreturn void exit_like(int status) {
-    if (WIFEXITED(status))
-        _exit(WEXITSTATUS(status));
+    if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
     int sig = WTERMSIG(status);
     struct rlimit no_core = {0, 0}; // the child already dumped core if it was going to
     setrlimit(RLIMIT_CORE, &no_core);
@@ -426,26 +376,21 @@ static _Noreturn void exit_like(int status) {
     _exit(128 + sig); // a pid namespace init ignores its own fatal signals
 }
 
-static int op_fork(struct child *c, const struct ward_op *op) {
-    (void)op;
+static int op_fork(struct child *c) {
     static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
     sigset_t set, old;
     sigemptyset(&set);
-    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
-        sigaddset(&set, forwarded[i]);
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaddset(&set, forwarded[i]);
     sigaddset(&set, SIGCHLD);
     // Blocked before the fork, so nothing sent in between is lost: sigwaitinfo collects it.
-    if (sigprocmask(SIG_BLOCK, &set, &old) < 0)
-        return -1;
+    if (sigprocmask(SIG_BLOCK, &set, &old) < 0) return -1;
     c->what = "fork";
     long pid = raw_fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0)
-        return sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) return -1;
+    if (pid == 0) return sigprocmask(SIG_SETMASK, &old, NULL);
 
     struct ward_msg m = {.type = WARD_MSG_PID, .value = (int32_t)pid};
-    send_msg(c, &m);
+    ward_send_msg(c->sync, &m);
     // Keep nothing the child uses: above all the sync socket, whose EOF tells the parent the
     // child exec'd. stdio stays (it is the same terminal or pipes).
     syscall(SYS_close_range, 3U, ~0U, 0U);
@@ -461,8 +406,7 @@ static int op_fork(struct child *c, const struct ward_op *op) {
         int status;
         pid_t w;
         while ((w = waitpid(-1, &status, WNOHANG)) > 0) // also reaps orphans if we are a pid-ns init
-            if (w == pid)
-                exit_like(status);
+            if (w == pid) exit_like(status);
     }
 }
 
@@ -477,21 +421,18 @@ static int op_make_private(struct child *c, const struct ward_op *op) {
 }
 
 static int op_bind_rootfs(struct child *c, const struct ward_op *op) {
-    if (mount(op->path, op->path, NULL, MS_BIND | MS_REC, NULL) < 0)
-        return -1;
+    if (mount(op->path, op->path, NULL, MS_BIND | MS_REC, NULL) < 0) return -1;
     c->root = open(op->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     return c->root < 0 ? -1 : 0;
 }
 
 static int op_mount(struct child *c, const struct ward_op *op) {
     int fd = resolve(c->root, op->path, LEAF_DIR, 0);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     char p[FD_PATH_MAX];
     fd_path(p, fd);
     int rc = mount(op->source, p, op->fstype, op->a, op->data);
-    if (rc == 0)
-        rc = finish_mount(c, op, fd, 0);
+    if (rc == 0) rc = finish_mount(c, op, fd, 0);
     close_keep_errno(fd);
     return rc;
 }
@@ -499,11 +440,9 @@ static int op_mount(struct child *c, const struct ward_op *op) {
 static int op_mknod(struct child *c, const struct ward_op *op) {
     char name[NAME_MAX + 1];
     int dir = resolve_parent(c->root, op->path, name);
-    if (dir < 0)
-        return -1;
+    if (dir < 0) return -1;
     int rc = mknodat(dir, name, (mode_t)op->a, makedev(op->b >> 32, op->b & 0xffffffffu));
-    if (rc < 0 && errno == EEXIST)
-        rc = 0;
+    if (rc < 0 && errno == EEXIST) rc = 0;
     if (rc == 0 && (op->c != (uint64_t)-1 || op->d != (uint64_t)-1))
         rc = fchownat(dir, name, (uid_t)op->c, (gid_t)op->d, AT_SYMLINK_NOFOLLOW);
     close_keep_errno(dir);
@@ -513,17 +452,14 @@ static int op_mknod(struct child *c, const struct ward_op *op) {
 static int op_symlink(struct child *c, const struct ward_op *op) {
     char name[NAME_MAX + 1];
     int dir = resolve_parent(c->root, op->path, name);
-    if (dir < 0)
-        return -1;
+    if (dir < 0) return -1;
     int rc = symlinkat(op->source, dir, name);
-    if (rc < 0 && errno == EEXIST)
-        rc = 0;
+    if (rc < 0 && errno == EEXIST) rc = 0;
     close_keep_errno(dir);
     return rc;
 }
 
-static int op_pivot(struct child *c, const struct ward_op *op) {
-    (void)op;
+static int op_pivot(struct child *c) {
     c->what = "pivot_root";
     // new_root == put_old stacks the old root on top of the new one at "."; detaching it then
     // leaves no path back to the host tree (and needs no writable directory in the rootfs).
@@ -535,8 +471,7 @@ static int op_pivot(struct child *c, const struct ward_op *op) {
     return 0;
 }
 
-static int op_chroot(struct child *c, const struct ward_op *op) {
-    (void)op;
+static int op_chroot(struct child *c) {
     c->what = "chroot";
     if (fchdir(c->root) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
         return -1;
@@ -554,8 +489,7 @@ static int open_dev_null(struct child *c, int root) {
     c->what = "/dev/null";
     int fd = open_beneath(root, "dev/null", RESOLVE_NO_SYMLINKS);
     struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
-        return fd;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) return fd;
     if (fd >= 0) {
         close(fd);
         errno = ENODEV;
@@ -565,8 +499,7 @@ static int open_dev_null(struct child *c, int root) {
 
 static int op_mask(struct child *c, const struct ward_op *op) {
     int root = open_root();
-    if (root < 0)
-        return -1;
+    if (root < 0) return -1;
     int fd = resolve(root, op->path, LEAF_NONE, 0), null = -1, rc;
     struct stat st;
     if (fd < 0) {
@@ -583,19 +516,15 @@ static int op_mask(struct child *c, const struct ward_op *op) {
             rc = -1;
         }
     }
-    if (null >= 0)
-        close_keep_errno(null);
-    if (fd >= 0)
-        close_keep_errno(fd);
+    if (null >= 0) close_keep_errno(null);
+    if (fd >= 0) close_keep_errno(fd);
     close_keep_errno(root);
     return rc;
 }
 
-static int op_readonly(struct child *c, const struct ward_op *op) {
-    (void)c;
+static int op_readonly(const struct ward_op *op) {
     int root = open_root();
-    if (root < 0)
-        return -1;
+    if (root < 0) return -1;
     int fd = resolve(root, op->path, LEAF_NONE, 0), top = -1, rc;
     if (fd < 0) {
         rc = errno == ENOENT ? 0 : -1;
@@ -603,17 +532,14 @@ static int op_readonly(struct child *c, const struct ward_op *op) {
         char p[FD_PATH_MAX];
         fd_path(p, fd);
         rc = mount(p, p, NULL, MS_BIND | MS_REC, NULL);
-        if (rc == 0)
-            rc = top = reopen_mounted(root, fd);
+        if (rc == 0) rc = top = reopen_mounted(root, fd);
         if (top >= 0) {
             fd_path(p, top);
             rc = remount_bind(top, p, MS_RDONLY);
         }
     }
-    if (top >= 0)
-        close_keep_errno(top);
-    if (fd >= 0)
-        close_keep_errno(fd);
+    if (top >= 0) close_keep_errno(top);
+    if (fd >= 0) close_keep_errno(fd);
     close_keep_errno(root);
     return rc;
 }
@@ -621,45 +547,29 @@ static int op_readonly(struct child *c, const struct ward_op *op) {
 static int op_remount_root(struct child *c, const struct ward_op *op) {
     c->what = "/";
     int root = open_root();
-    if (root < 0)
-        return -1;
+    if (root < 0) return -1;
     int rc = remount_bind(root, "/", op->a);
     close_keep_errno(root);
     return rc;
 }
 
-static int op_write_file(struct child *c, const struct ward_op *op) {
-    (void)c;
+static int op_write_file(const struct ward_op *op) {
     int root = open_root();
-    if (root < 0)
-        return -1;
+    if (root < 0) return -1;
     const char *rel = op->path;
-    while (*rel == '/')
-        rel++;
+    while (*rel == '/') rel++;
     int fd = sys_openat2(root, rel, O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
     close_keep_errno(root);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     // CVE-2025-52881: a write meant for procfs (sysctls, oom_score_adj) must land in procfs, not in
     // whatever a racing mount or symlink put at that path.
     struct statfs s;
     int rc = 0;
     if (strncmp(op->path, "/proc/", 6) == 0) {
         rc = fstatfs(fd, &s);
-        if (rc == 0 && s.f_type != PROC_SUPER_MAGIC) {
-            errno = EXDEV;
-            rc = -1;
-        }
+        if (rc == 0 && s.f_type != PROC_SUPER_MAGIC) rc = fail_with(EXDEV);
     }
-    size_t n = strlen(op->source);
-    if (rc == 0) {
-        ssize_t w = write(fd, op->source, n);
-        rc = w < 0 ? -1 : 0;
-        if (w >= 0 && (size_t)w != n) {
-            errno = EIO;
-            rc = -1;
-        }
-    }
+    if (rc == 0) rc = write_all(fd, op->source);
     close_keep_errno(fd);
     return rc;
 }
@@ -667,13 +577,11 @@ static int op_write_file(struct child *c, const struct ward_op *op) {
 static int op_terminal(struct child *c, const struct ward_op *op) {
     c->what = "/dev/ptmx";
     int root = open_root();
-    if (root < 0)
-        return -1;
+    if (root < 0) return -1;
     int master = sys_openat2(root, "dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0,
                              RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
     close_keep_errno(root);
-    if (master < 0)
-        return -1;
+    if (master < 0) return -1;
     int unlock = 0, slave = -1, rc = -1;
     unsigned int n;
     char name[FD_PATH_MAX] = "/dev/pts/";
@@ -698,27 +606,23 @@ static int op_terminal(struct child *c, const struct ward_op *op) {
             dup2(slave, 2) < 0)
             rc = -1;
     }
-    if (slave > 2)
-        close_keep_errno(slave);
-    close_keep_errno(master);
+    // An fd <= 2 here was stdio that the parent left closed, and dup2 has replaced it.
+    if (slave > 2) close_keep_errno(slave);
+    if (master > 2) close_keep_errno(master);
     return rc;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Ops: process stage
 
-static int op_seccomp(struct child *c, const struct ward_op *op) {
-    (void)c;
-    if (op->len <= 0 || op->len > BPF_MAXINSNS) { // sock_fprog.len is 16 bits: never truncate
-        errno = EINVAL;
-        return -1;
-    }
+static int op_seccomp(const struct ward_op *op) {
+    // sock_fprog.len is 16 bits: a longer program must fail, never load truncated.
+    if (op->len <= 0 || op->len > BPF_MAXINSNS) return fail_with(EINVAL);
     struct sock_fprog prog = {.len = (unsigned short)op->len, .filter = (struct sock_filter *)op->ptr};
     return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned int)op->a, &prog) < 0 ? -1 : 0;
 }
 
-static int op_setid(struct child *c, const struct ward_op *op) {
-    (void)c;
+static int op_setid(const struct ward_op *op) {
     // KEEPCAPS so the permitted set survives the uid change; WARD_OP_CAPS sets the final sets.
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || syscall(SYS_setresgid, op->b, op->b, op->b) < 0 ||
         syscall(SYS_setresuid, op->a, op->a, op->a) < 0)
@@ -726,32 +630,24 @@ static int op_setid(struct child *c, const struct ward_op *op) {
     return prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 }
 
-static int op_caps(struct child *c, const struct ward_op *op) {
-    (void)c;
+static int op_caps(const struct ward_op *op) {
     const int *bound = op->ptr, *ambient = op->ptr3;
     for (int i = 0; i < op->len; i++)
-        if (cap_drop_bound((cap_value_t)bound[i]) < 0)
-            return -1;
-    if (op->ptr2 != NULL && cap_set_proc((cap_t)op->ptr2) < 0)
-        return -1;
-    if (cap_reset_ambient() < 0)
-        return -1;
+        if (cap_drop_bound((cap_value_t)bound[i]) < 0) return -1;
+    if (op->ptr2 != NULL && cap_set_proc((cap_t)op->ptr2) < 0) return -1;
+    if (cap_reset_ambient() < 0) return -1;
     for (int i = 0; i < op->len3; i++)
-        if (cap_set_ambient((cap_value_t)ambient[i], CAP_SET) < 0)
-            return -1;
+        if (cap_set_ambient((cap_value_t)ambient[i], CAP_SET) < 0) return -1;
     return 0;
 }
 
 static int op_pdeathsig(struct child *c, const struct ward_op *op) {
     c->what = "sync socket";
-    if (prctl(PR_SET_PDEATHSIG, op->num, 0, 0, 0) < 0)
-        return -1;
+    if (prctl(PR_SET_PDEATHSIG, op->num, 0, 0, 0) < 0) return -1;
     // If the parent died before the prctl, no signal will ever come: check for it by hand.
     struct pollfd p = {.fd = c->sync, .events = POLLIN};
-    if (poll(&p, 1, 0) < 0)
-        return -1;
-    if (p.revents & POLLHUP)
-        _exit(1);
+    if (poll(&p, 1, 0) < 0) return -1;
+    if (p.revents & POLLHUP) _exit(1);
     return 0;
 }
 
@@ -763,52 +659,37 @@ static int op_close_fds(struct child *c, const struct ward_op *op) {
         close(c->root);
         c->root = -1;
     }
-    if (op->num < 0) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (op->num < 0) return fail_with(EINVAL);
     unsigned int first = 3U + (unsigned int)op->num, sync = (unsigned int)c->sync;
-    if (sync < first)
-        return (int)syscall(SYS_close_range, first, ~0U, 0U);
-    if (sync > first && syscall(SYS_close_range, first, sync - 1, 0U) < 0)
-        return -1;
+    if (sync < first) return (int)syscall(SYS_close_range, first, ~0U, 0U);
+    if (sync > first && syscall(SYS_close_range, first, sync - 1, 0U) < 0) return -1;
     return (int)syscall(SYS_close_range, sync + 1, ~0U, 0U);
 }
 
-static int op_chdir(struct child *c, const struct ward_op *op) {
-    (void)c;
-    if (chdir(op->path) < 0)
-        return -1;
+static int op_chdir(const struct ward_op *op) {
+    if (chdir(op->path) < 0) return -1;
     // CVE-2024-21626: a cwd outside the root (reached through a leaked fd) reads back as
     // "(unreachable)/..." or ENOENT. Raw syscall: glibc's getcwd may fall back to walking "..".
     char cwd[PATH_MAX];
-    if (syscall(SYS_getcwd, cwd, sizeof cwd) < 0 || cwd[0] != '/') {
-        errno = ENOENT;
-        return -1;
-    }
+    if (syscall(SYS_getcwd, cwd, sizeof cwd) < 0 || cwd[0] != '/') return fail_with(ENOENT);
     return 0;
 }
 
-static int op_signals_reset(struct child *c, const struct ward_op *op) {
-    (void)c;
-    (void)op;
+static int op_signals_reset(void) {
     struct sigaction sa = {.sa_handler = SIG_DFL};
     sigemptyset(&sa.sa_mask);
     for (int sig = 1; sig < NSIG; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP)
-            continue;
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
         // glibc refuses its two reserved realtime signals with EINVAL; they are caught (not
         // ignored) in the parent, and execve resets caught signals anyway.
-        if (sigaction(sig, &sa, NULL) < 0 && errno != EINVAL)
-            return -1;
+        if (sigaction(sig, &sa, NULL) < 0 && errno != EINVAL) return -1;
     }
     sigset_t none;
     sigemptyset(&none);
     return sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static int op_exec(struct child *c, const struct ward_op *op) {
-    (void)c;
+static int op_exec(const struct ward_op *op) {
     char *const *argv = (char *const *)op->ptr, *const *envp = (char *const *)op->ptr2;
     if (strchr(op->path, '/') != NULL) {
         execve(op->path, argv, envp);
@@ -833,14 +714,12 @@ static int op_exec(struct child *c, const struct ward_op *op) {
         }
         dir = colon != NULL ? colon + 1 : NULL;
     }
-    errno = eacces ? EACCES : ENOENT;
-    return -1;
+    return fail_with(eacces ? EACCES : ENOENT);
 }
 
-static int op_sync_ready(struct child *c, const struct ward_op *op) {
-    (void)op;
+static int op_sync_ready(struct child *c) {
     struct ward_msg m = {.type = WARD_MSG_READY};
-    send_msg(c, &m);
+    ward_send_msg(c->sync, &m);
     return wait_go(c);
 }
 
@@ -850,12 +729,12 @@ static int op_sync_ready(struct child *c, const struct ward_op *op) {
 static int run_op(struct child *c, const struct ward_op *op) {
     struct rlimit rl = {.rlim_cur = op->a, .rlim_max = op->b};
     switch ((enum ward_op_kind)op->kind) {
-    case WARD_OP_SETNS: return op_setns(c, op);
+    case WARD_OP_SETNS: return op_setns(op);
     case WARD_OP_WRITE_IDMAPS: return op_write_idmaps(c, op);
     case WARD_OP_WAIT_PARENT: return wait_go(c);
     case WARD_OP_UNSHARE: return unshare((int)op->a);
     case WARD_OP_TIMENS: return op_timens(c, op);
-    case WARD_OP_FORK: return op_fork(c, op);
+    case WARD_OP_FORK: return op_fork(c);
     case WARD_OP_MAKE_PRIVATE: return op_make_private(c, op);
     case WARD_OP_BIND_ROOTFS: return op_bind_rootfs(c, op);
     case WARD_OP_MOUNT: return op_mount(c, op);
@@ -863,46 +742,43 @@ static int run_op(struct child *c, const struct ward_op *op) {
     case WARD_OP_DEVICE_BIND: return bind_source(c, op, true);
     case WARD_OP_MKNOD: return op_mknod(c, op);
     case WARD_OP_SYMLINK: return op_symlink(c, op);
-    case WARD_OP_PIVOT: return op_pivot(c, op);
-    case WARD_OP_CHROOT: return op_chroot(c, op);
+    case WARD_OP_PIVOT: return op_pivot(c);
+    case WARD_OP_CHROOT: return op_chroot(c);
     case WARD_OP_MASK: return op_mask(c, op);
-    case WARD_OP_READONLY: return op_readonly(c, op);
+    case WARD_OP_READONLY: return op_readonly(op);
     case WARD_OP_REMOUNT_ROOT: return op_remount_root(c, op);
     case WARD_OP_ROOT_PROPAGATION: return mount(NULL, "/", NULL, op->a, NULL);
     case WARD_OP_SETHOSTNAME: return sethostname(op->source, strlen(op->source));
     case WARD_OP_SETDOMAINNAME: return setdomainname(op->source, strlen(op->source));
-    case WARD_OP_WRITE_FILE: return op_write_file(c, op);
+    case WARD_OP_WRITE_FILE: return op_write_file(op);
     case WARD_OP_TERMINAL: return op_terminal(c, op);
     case WARD_OP_RLIMIT: return setrlimit(op->num, &rl);
-    case WARD_OP_SECCOMP: return op_seccomp(c, op);
+    case WARD_OP_SECCOMP: return op_seccomp(op);
     case WARD_OP_SETGROUPS: return (int)syscall(SYS_setgroups, (size_t)op->len, op->ptr);
-    case WARD_OP_SETID: return op_setid(c, op);
-    case WARD_OP_CAPS: return op_caps(c, op);
+    case WARD_OP_SETID: return op_setid(op);
+    case WARD_OP_CAPS: return op_caps(op);
     case WARD_OP_NO_NEW_PRIVS: return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     case WARD_OP_PDEATHSIG: return op_pdeathsig(c, op);
     case WARD_OP_CLOSE_FDS: return op_close_fds(c, op);
-    case WARD_OP_CHDIR: return op_chdir(c, op);
+    case WARD_OP_CHDIR: return op_chdir(op);
     case WARD_OP_UMASK: umask((mode_t)op->a); return 0;
-    case WARD_OP_SIGNALS_RESET: return op_signals_reset(c, op);
-    case WARD_OP_EXEC: return op_exec(c, op);
-    case WARD_OP_SYNC_READY: return op_sync_ready(c, op);
+    case WARD_OP_SIGNALS_RESET: return op_signals_reset();
+    case WARD_OP_EXEC: return op_exec(op);
+    case WARD_OP_SYNC_READY: return op_sync_ready(c);
     }
     c->what = "unknown op kind";
-    errno = EINVAL;
-    return -1;
+    return fail_with(EINVAL);
 }
 
 static _Noreturn void die(struct child *c, int index, int err) {
     struct ward_msg m = {.type = WARD_MSG_ERROR, .op_index = index, .err = err};
     const char *label = index >= 0 ? c->l->ops[index].label : NULL;
-    if (label != NULL)
-        str_cat(m.detail, sizeof m.detail, label);
+    if (label != NULL) str_cat(m.detail, sizeof m.detail, label);
     if (c->what != NULL) {
-        if (label != NULL)
-            str_cat(m.detail, sizeof m.detail, ": ");
+        if (label != NULL) str_cat(m.detail, sizeof m.detail, ": ");
         str_cat(m.detail, sizeof m.detail, c->what);
     }
-    send_msg(c, &m);
+    ward_send_msg(c->sync, &m);
     _exit(1);
 }
 
@@ -911,8 +787,7 @@ static _Noreturn void child_main(const struct ward_launch *l) {
     close(l->sync_parent); // so that the parent dying is seen as EOF here
     for (size_t i = 0; i < l->nops; i++) {
         c.what = l->ops[i].path;
-        if (run_op(&c, &l->ops[i]) < 0)
-            die(&c, (int)i, errno);
+        if (run_op(&c, &l->ops[i]) < 0) die(&c, (int)i, errno);
     }
     c.what = "plan has no WARD_OP_EXEC";
     die(&c, -1, EINVAL);
@@ -923,11 +798,9 @@ pid_t ward_clone_and_run(const struct ward_launch *l) {
     // with every signal blocked; WARD_OP_SIGNALS_RESET resets and unblocks them before the exec.
     sigset_t all, old;
     sigfillset(&all);
-    if (sigprocmask(SIG_SETMASK, &all, &old) < 0)
-        return -1;
+    if (sigprocmask(SIG_SETMASK, &all, &old) < 0) return -1;
     long pid = syscall(SYS_clone, l->clone_flags | SIGCHLD, 0, 0, 0, 0);
-    if (pid == 0)
-        child_main(l);
+    if (pid == 0) child_main(l);
     int e = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     errno = e;
@@ -935,7 +808,8 @@ pid_t ward_clone_and_run(const struct ward_launch *l) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Helpers for the Swift side (ward_send_fd is also used by the child: it is async-signal-safe)
+// Helpers for the Swift side. ward_send_fd and ward_send_msg are also used by the child: they
+// are async-signal-safe.
 
 int ward_send_fd(int sock, int fd, const void *payload, size_t len) {
     union {
@@ -951,9 +825,7 @@ int ward_send_fd(int sock, int fd, const void *payload, size_t len) {
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(cm), &fd, sizeof fd);
     ssize_t n;
-    do
-        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
+    do n = sendmsg(sock, &mh, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
     return n < 0 ? -1 : 0;
 }
 
@@ -967,11 +839,8 @@ int ward_recv_msg(int sock, struct ward_msg *msg, int *fd_out) {
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
     *fd_out = -1;
     ssize_t n;
-    do
-        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -1;
+    do n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
         if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len >= CMSG_LEN(sizeof(int)))
             memcpy(fd_out, CMSG_DATA(cm), sizeof(int));
@@ -981,24 +850,20 @@ int ward_recv_msg(int sock, struct ward_msg *msg, int *fd_out) {
 
 int ward_send_msg(int sock, const struct ward_msg *msg) {
     ssize_t n;
-    do
-        n = send(sock, msg, sizeof *msg, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
+    do n = send(sock, msg, sizeof *msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
     return n < 0 ? -1 : 0;
 }
 
 static int sigset_of(sigset_t *set, const int *signals, int count) {
     sigemptyset(set);
     for (int i = 0; i < count; i++)
-        if (sigaddset(set, signals[i]) < 0)
-            return -1;
+        if (sigaddset(set, signals[i]) < 0) return -1;
     return 0;
 }
 
 int ward_signalfd(const int *signals, int count) {
     sigset_t set;
-    if (sigset_of(&set, signals, count) < 0 || sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-        return -1;
+    if (sigset_of(&set, signals, count) < 0 || sigprocmask(SIG_BLOCK, &set, NULL) < 0) return -1;
     return signalfd(-1, &set, SFD_CLOEXEC);
 }
 

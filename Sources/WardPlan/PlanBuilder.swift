@@ -123,6 +123,9 @@ public enum PlanBuilder {
             steps.append(.bindRootfs(path: input.rootfs))
             steps += try mountSteps(input: input, newFlags: newFlags, joinsUser: joinsUser)
             steps.append(input.options.noPivot ? .chrootNoPivot : .pivotRoot)
+            // Sysctls go through the container's /proc, and before readonlyPaths makes /proc/sys
+            // read-only (runc's order).
+            steps += systemSteps(spec)
             // Masks and read-only paths after pivot: they apply to the container's /proc and /sys.
             for p in spec.linux?.maskedPaths ?? [] { steps.append(.maskPath(p)) }
             for p in spec.linux?.readonlyPaths ?? [] { steps.append(.readonlyPath(p)) }
@@ -135,13 +138,8 @@ public enum PlanBuilder {
                             message: "mounts and root.readonly need a new mount namespace; add {\"type\": \"mount\"}")
         }
 
-        // 3. System identity: names and sysctls (in our own uts/ipc/net namespaces, after /proc is ours).
-        if let hostname = spec.hostname { steps.append(.setHostname(hostname)) }
-        if let domainname = spec.domainname { steps.append(.setDomainname(domainname)) }
-        for (key, value) in (spec.linux?.sysctl ?? [:]).sorted(by: { $0.key < $1.key }) {
-            let path = "/proc/sys/" + key.split(separator: ".").joined(separator: "/")
-            steps.append(.writeFile(path: path, value: value, label: "sysctl \(key)"))
-        }
+        // 3. Without a mount namespace of our own, names and sysctls still apply (own uts/net/ipc).
+        if !ownMountNS { steps += systemSteps(spec) }
         // The pty is opened after pivot, from the container's own devpts instance.
         if process.terminal == true { steps.append(.terminal(consoleSocket: input.options.consoleSocket)) }
 
@@ -191,6 +189,18 @@ public enum PlanBuilder {
         let path = env.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) } ?? defaultPath
         let args = process.args ?? []
         steps.append(.exec(.init(path: args.first ?? "", args: args, env: env, searchPath: path)))
+        return steps
+    }
+
+    /// Hostname, domain name and sysctls (in the container's own uts/ipc/net namespaces).
+    static func systemSteps(_ spec: Spec) -> [ChildStep] {
+        var steps: [ChildStep] = []
+        if let hostname = spec.hostname { steps.append(.setHostname(hostname)) }
+        if let domainname = spec.domainname { steps.append(.setDomainname(domainname)) }
+        for (key, value) in (spec.linux?.sysctl ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let path = "/proc/sys/" + key.split(separator: ".").joined(separator: "/")
+            steps.append(.writeFile(path: path, value: value, label: "sysctl \(key)"))
+        }
         return steps
     }
 

@@ -173,12 +173,16 @@ struct JSONParser {
     // MARK: Strings
 
     private mutating func parseString() throws(JSONSyntaxError) -> String {
-        index += 1  // opening quote
+        let openingQuote = index
+        index += 1
         let start = index
         var buffer: [UInt8]? = nil  // only allocated once an escape appears
         var runStart = start
         while true {
-            guard let byte = peek() else { throw error("unterminated string") }
+            guard let byte = peek() else {
+                index = openingQuote
+                throw error("unterminated string; no closing quote for the string that starts")
+            }
             switch byte {
             case UInt8(ascii: "\""):
                 let text: String?
@@ -210,7 +214,7 @@ struct JSONParser {
 
     private mutating func parseEscape(into buffer: inout [UInt8]) throws(JSONSyntaxError) {
         index += 1  // backslash
-        guard let byte = peek() else { throw error("unterminated string") }
+        guard let byte = peek() else { throw error("unexpected end of input") }
         if let replacement = unescaped(byte) {
             buffer.append(replacement)
             index += 1

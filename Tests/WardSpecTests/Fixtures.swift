@@ -101,12 +101,14 @@ func sharedHardenedConfig() -> Data? {
     return try? Data(contentsOf: packageRoot.appending(path: "../shared/bench/hardened-config.json"))
 }
 
-/// The `description` of the SpecError `body` throws, or nil if it does not throw one.
-func specErrorMessage(_ body: () throws(SpecError) -> Void) -> String? {
+/// The `description` of the SpecError `body` throws, or nil if it throws nothing.
+func specErrorMessage(_ body: () throws -> Void) -> String? {
     do {
         try body()
         return nil
-    } catch {
+    } catch let error as SpecError {
         return error.description
+    } catch {
+        return "not a SpecError: \(error)"
     }
 }

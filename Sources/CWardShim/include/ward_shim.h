@@ -24,6 +24,7 @@ extern "C" {
 enum ward_op_kind {
     // --- namespace stage ---
     WARD_OP_SETNS = 1,        // setns(fd, num). fd was opened by the parent (O_RDONLY|O_CLOEXEC). num = CLONE_NEW* type.
+                              // The child closes fd right after.
     WARD_OP_WRITE_IDMAPS,     // child maps itself: write "deny" to /proc/self/setgroups (if data != NULL, data is the
                               // setgroups content, e.g. "deny"), then source -> /proc/self/uid_map,
                               // fstype -> /proc/self/gid_map (each string is the full map file content).
@@ -43,13 +44,16 @@ enum ward_op_kind {
                               // (creating missing directories), then mount(source, "/proc/self/fd/N", fstype, a, data).
                               // If b != 0 it is a propagation flag (MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE, maybe |MS_REC)
                               // applied afterwards with mount(NULL, "/proc/self/fd/N2", NULL, b, NULL) where N2 is the new mount.
-                              // Then the recursive attrs (see below) via mount_setattr.
+                              // Then the recursive attrs (see below) via mount_setattr. (N itself still points at the
+                              // covered directory, so N2 is re-opened by N's canonical path beneath the root fd with
+                              // RESOLVE_NO_SYMLINKS, and must read back as the same path; ESTALE otherwise.)
     WARD_OP_BIND,             // a bind mount: source is a host path (absolute). stat(source): if it is not a directory the
                               // destination is created as an empty regular file, else as a directory. Then
                               // mount(source, fdpath, NULL, MS_BIND | (a & MS_REC), NULL). If (a & ~(MS_BIND|MS_REC)) has
                               // any of MS_RDONLY/MS_NOSUID/MS_NODEV/MS_NOEXEC/atime flags, remount the new mount with
                               // MS_BIND|MS_REMOUNT|those flags|the locked flags it already has (statvfs f_flag: a user
-                              // namespace may not clear nosuid/nodev/noexec/atime flags it inherited, EPERM otherwise).
+                              // namespace may not clear rdonly/nosuid/nodev/noexec/atime flags it inherited, EPERM
+                              // otherwise; an atime flag in a only replaces the inherited atime mode).
                               // Then propagation b and the recursive attrs, as for WARD_OP_MOUNT.
     WARD_OP_DEVICE_BIND,      // rootless /dev: create an empty file at path (in root, mode 0666 ignoring umask), bind the
                               // host device node at source onto it. EEXIST on create is fine.
@@ -63,14 +67,19 @@ enum ward_op_kind {
     // --- after pivot: paths are plain container paths, resolved inside "/" without following symlinks out ---
     WARD_OP_MASK,             // masked path: ENOENT is fine; a directory gets a read-only empty tmpfs
                               // (MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC), anything else gets /dev/null bound over it.
+                              // The container's /dev/null must be the real char device 1:3, not a symlink (ENODEV
+                              // otherwise; CVE-2025-31133).
     WARD_OP_READONLY,         // readonly path: ENOENT is fine; rbind onto itself, remount MS_BIND|MS_REMOUNT|MS_RDONLY|locked flags.
     WARD_OP_REMOUNT_ROOT,     // remount "/" with MS_BIND|MS_REMOUNT|a|locked flags (root.readonly: a = MS_RDONLY)
     WARD_OP_ROOT_PROPAGATION, // mount(NULL, "/", NULL, a, NULL) (rootfsPropagation on the new root, e.g. MS_REC|MS_SHARED)
     WARD_OP_SETHOSTNAME,      // sethostname(source, strlen)
     WARD_OP_SETDOMAINNAME,    // setdomainname(source, strlen)
     WARD_OP_WRITE_FILE,       // open(path, O_WRONLY|O_CLOEXEC|O_NOFOLLOW) (path is absolute after pivot: e.g. /proc/sys/net/...),
-                              // write source. Used for sysctls and /proc/self/oom_score_adj.
-    WARD_OP_TERMINAL,         // open /dev/ptmx (the container's, after pivot), unlockpt, open the slave (O_RDWR|O_NOCTTY),
+                              // write source. Used for sysctls and /proc/self/oom_score_adj. Resolved beneath "/" with
+                              // RESOLVE_NO_MAGICLINKS; a path under /proc/ must open a procfs file (EXDEV otherwise,
+                              // CVE-2025-52881).
+    WARD_OP_TERMINAL,         // open /dev/ptmx (the container's, after pivot), unlockpt, open the slave (O_RDWR|O_NOCTTY,
+                              // via ioctl TIOCGPTPEER on the master; the console socket fd is closed once sent),
                               // send the master fd: if fd >= 0 it is a console socket (send one SCM_RIGHTS message whose
                               // payload is the pty slave's path), else to the parent over the sync socket as WARD_MSG_TTY.
                               // Then setsid(), ioctl(slave, TIOCSCTTY, 0), dup2 slave onto 0,1,2, close master and slave.
@@ -87,14 +96,15 @@ enum ward_op_kind {
     WARD_OP_PDEATHSIG,        // prctl(PR_SET_PDEATHSIG, num), then if the sync socket's peer is gone (poll POLLHUP with
                               // timeout 0, or recv MSG_PEEK|MSG_DONTWAIT returning 0) _exit(1): the parent died before it.
                               // (commit_creds clears the pdeath signal on setuid, so the plan sets it after SETID.)
-    WARD_OP_CLOSE_FDS,        // close every fd >= 3 except the sync socket and fds 3..3+num-1 (preserve-fds): close_range,
-                              // then mark the sync socket and preserved fds... (preserved fds stay as they are; the sync
-                              // socket is already O_CLOEXEC). CVE-2024-21626: a leaked host fd must not survive to the
-                              // chdir/exec.
+    WARD_OP_CLOSE_FDS,        // close every fd >= 3 except the sync socket and fds 3..3+num-1 (preserve-fds), with
+                              // close_range over the ranges around the sync socket (which is O_CLOEXEC already); the
+                              // preserved fds stay as they are. The root fd is closed too if still open.
+                              // CVE-2024-21626: a leaked host fd must not survive to the chdir/exec.
     WARD_OP_CHDIR,            // chdir(path); then getcwd must succeed and start with "/" (a cwd outside the root makes
                               // getcwd return "(unreachable)..." or ENOENT -> fail with ENOENT).
     WARD_OP_UMASK,            // umask(a)
     WARD_OP_SIGNALS_RESET,    // restore every signal's disposition to SIG_DFL (except SIGKILL/SIGSTOP) and unblock all signals.
+                              // Required in every plan: the child starts with all signals blocked (ward_clone_and_run).
     WARD_OP_EXEC,             // execve. path = the program. If it contains no '/', search the colon-separated directories in
                               // source (the container's PATH) like execvpe (skip ENOENT/ENOTDIR/EACCES, remember EACCES).
                               // argv = (char *const *)ptr, envp = (char *const *)ptr2. On failure report errno.
@@ -136,7 +146,7 @@ enum ward_msg_type {
 
 struct ward_msg {
     int32_t type;
-    int32_t op_index;     // WARD_MSG_ERROR: index into the op array
+    int32_t op_index;     // WARD_MSG_ERROR: index into the op array (-1: the plan ended without WARD_OP_EXEC)
     int32_t err;          // WARD_MSG_ERROR: errno
     int32_t value;
     char detail[240];     // WARD_MSG_ERROR: extra context (never secret material), NUL-terminated
@@ -152,13 +162,15 @@ struct ward_launch {
 
 // Clone the child with l->clone_flags | SIGCHLD. In the parent: returns the child's pid, or -1 with errno.
 // In the child: runs the ops in order and never returns (execve, or _exit(1) after reporting
-// WARD_MSG_ERROR on sync_child).
+// WARD_MSG_ERROR on sync_child). Every signal is blocked in the calling thread around the clone, so the
+// child starts with all signals blocked (the parent's handlers must never run in it) until
+// WARD_OP_SIGNALS_RESET.
 pid_t ward_clone_and_run(const struct ward_launch *l);
 
 // Helpers the Swift side uses (not in the child).
-int ward_send_fd(int sock, int fd, const void *payload, size_t len);      // one SCM_RIGHTS message
+int ward_send_fd(int sock, int fd, const void *payload, size_t len);      // one SCM_RIGHTS message; 0, or -1 errno
 int ward_recv_msg(int sock, struct ward_msg *msg, int *fd_out);           // returns bytes read, 0 on EOF, -1 errno
-int ward_send_msg(int sock, const struct ward_msg *msg);
+int ward_send_msg(int sock, const struct ward_msg *msg);                  // 0, or -1 errno
 int ward_signalfd(const int *signals, int count);                         // block them and open a signalfd (CLOEXEC)
 int ward_sigmask_block(const int *signals, int count);
 int ward_sigmask_unblock(const int *signals, int count);
