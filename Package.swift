@@ -11,7 +11,6 @@ let package = Package(
         .executable(name: "ward", targets: ["ward"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
@@ -32,10 +31,8 @@ let package = Package(
         .target(name: "WardRuntime", dependencies: ["WardPlan", "WardSpec", "WardSystem", "CWardShim", "CCap",
                                                     .product(name: "Crypto", package: "swift-crypto")],
                 path: "Sources/WardRuntime"),
-        .executableTarget(name: "ward", dependencies: [
-            "WardRuntime", "WardPlan", "WardSpec",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], path: "Sources/ward"),
+        .executableTarget(name: "ward", dependencies: ["WardRuntime", "WardPlan", "WardSpec", "WardSystem"],
+                          path: "Sources/ward"),
         .testTarget(name: "WardSpecTests", dependencies: ["WardSpec"], path: "Tests/WardSpecTests"),
         .testTarget(name: "WardPlanTests", dependencies: ["WardPlan", "WardSpec"], path: "Tests/WardPlanTests"),
         .testTarget(name: "WardIntegrationTests", dependencies: [], path: "Tests/WardIntegrationTests"),

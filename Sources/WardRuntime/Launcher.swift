@@ -62,6 +62,8 @@ public enum Launcher {
         for notice in plan.notices { Sys.stderr(notice) }
 
         var program: [UInt8]?
+        let seccompStart = Clock.now()
+        defer { log.debug("timing: seccomp program ready in \(Clock.since(seccompStart)) µs") }
         if let filter = plan.seccomp {
             do {
                 let result = try SeccompCache(environment: request.environment).program(for: filter)
@@ -199,13 +201,13 @@ extension String {
 }
 
 /// Monotonic microseconds, for --debug timings.
-enum Clock {
-    static func now() -> UInt64 {
+public enum Clock {
+    public static func now() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000
     }
-    static func since(_ start: UInt64) -> UInt64 { now() - start }
+    public static func since(_ start: UInt64) -> UInt64 { now() - start }
 }
 
 /// posix_spawn a helper and wait for it (the parent is single-threaded; no fork of Swift).

@@ -1,3 +1,5 @@
+import FoundationEssentials
+
 // A strict RFC 8259 parser into `JSONValue`.
 //
 // Why not JSONDecoder: off Darwin, swift-foundation drops the reason and
@@ -19,21 +21,25 @@ struct JSONParser {
     /// Deeper nesting is refused rather than risk exhausting the stack.
     static let maxDepth = 512
 
-    private let bytes: [UInt8]
+    /// Valid only during `parse`.
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var depth = 0
 
-    static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes)
-        return try parser.parseDocument()
+    static func parse(_ data: Data) throws(JSONSyntaxError) -> JSONValue {
+        let result = data.withUnsafeBytes { raw in
+            var parser = JSONParser(bytes: raw.assumingMemoryBound(to: UInt8.self))
+            return Result { () throws(JSONSyntaxError) in try parser.parseDocument() }
+        }
+        return try result.get()
     }
 
-    private init(bytes: [UInt8]) {
+    private init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
     }
 
     private mutating func parseDocument() throws(JSONSyntaxError) -> JSONValue {
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }  // RFC 8259 §8.1 lets parsers skip a BOM.
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { index = 3 }  // RFC 8259 §8.1 lets parsers skip a BOM.
         skipWhitespace()
         let value = try parseValue()
         skipWhitespace()
@@ -85,8 +91,7 @@ struct JSONParser {
             index += 1
             if next == UInt8(ascii: "}") { break }
             guard next == UInt8(ascii: ",") else {
-                index -= 1
-                throw error("expected ',' or '}' after an object member, found \(show(next))")
+                throw error("expected ',' or '}' after an object member, found \(show(next))", at: index - 1)
             }
         }
         depth -= 1
@@ -112,8 +117,7 @@ struct JSONParser {
             index += 1
             if next == UInt8(ascii: "]") { break }
             guard next == UInt8(ascii: ",") else {
-                index -= 1
-                throw error("expected ',' or ']' after an array element, found \(show(next))")
+                throw error("expected ',' or ']' after an array element, found \(show(next))", at: index - 1)
             }
         }
         depth -= 1
@@ -151,14 +155,13 @@ struct JSONParser {
             if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { index += 1 }
             try digits()
         }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         if isInteger {
             if let value = Int64(text) { return .int(value) }
             if let value = UInt64(text) { return .uint(value) }
         }
         guard let value = Double(text), value.isFinite else {
-            index = start
-            throw error("number \(text) is out of range")
+            throw error("number \(text) is out of range", at: start)
         }
         return .double(value)
     }
@@ -175,77 +178,79 @@ struct JSONParser {
     private mutating func parseString() throws(JSONSyntaxError) -> String {
         let openingQuote = index
         index += 1
-        let start = index
-        var buffer: [UInt8]? = nil  // only allocated once an escape appears
-        var runStart = start
+        var escaped: [UInt8]? = nil  // allocated only once an escape appears
+        var runStart = index
+        var isASCII = true
         while true {
             guard let byte = peek() else {
-                index = openingQuote
-                throw error("unterminated string; no closing quote for the string that starts")
+                throw error("unterminated string; no closing quote for the string that starts", at: openingQuote)
             }
             switch byte {
             case UInt8(ascii: "\""):
-                let text: String?
-                if var escaped = buffer {
-                    escaped.append(contentsOf: bytes[runStart..<index])
-                    text = String(validating: escaped, as: UTF8.self)
-                } else {
-                    text = String(validating: bytes[start..<index], as: UTF8.self)
-                }
-                guard let text else {
-                    index = start
-                    throw error("invalid UTF-8 in string")
-                }
+                let run = UnsafeBufferPointer(rebasing: bytes[runStart..<index])
                 index += 1
-                return text
+                if var buffer = escaped {
+                    buffer.append(contentsOf: run)
+                    return try makeString(buffer, isASCII: isASCII, at: openingQuote)
+                }
+                return try makeString(run, isASCII: isASCII, at: openingQuote)
             case UInt8(ascii: "\\"):
-                var escaped = buffer ?? []
-                escaped.append(contentsOf: bytes[runStart..<index])
-                try parseEscape(into: &escaped)
-                buffer = escaped
+                var buffer = escaped ?? []
+                buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                isASCII = try parseEscape(into: &buffer) && isASCII
+                escaped = buffer
                 runStart = index
             case 0..<0x20:
                 throw error("control character \(show(byte)) in string; escape it")
             default:
+                isASCII = isASCII && byte < 0x80
                 index += 1
             }
         }
     }
 
-    private mutating func parseEscape(into buffer: inout [UInt8]) throws(JSONSyntaxError) {
+    private func makeString(
+        _ utf8: some Collection<UInt8>, isASCII: Bool, at openingQuote: Int
+    ) throws(JSONSyntaxError) -> String {
+        if isASCII { return String(decoding: utf8, as: UTF8.self) }  // ASCII is always valid UTF-8
+        guard let string = String(validating: utf8, as: UTF8.self) else {
+            throw error("invalid UTF-8 in string", at: openingQuote + 1)
+        }
+        return string
+    }
+
+    /// Appends the escaped character; returns whether it is ASCII.
+    private mutating func parseEscape(into buffer: inout [UInt8]) throws(JSONSyntaxError) -> Bool {
         index += 1  // backslash
         guard let byte = peek() else { throw error("unexpected end of input") }
         if let replacement = unescaped(byte) {
             buffer.append(replacement)
             index += 1
-            return
+            return true
         }
         guard byte == UInt8(ascii: "u") else {
-            index -= 1
-            throw error("invalid escape: backslash followed by \(show(byte))")
+            throw error("invalid escape: backslash followed by \(show(byte))", at: index - 1)
         }
         let escapeStart = index - 1
         index += 1
         var scalar = try hex4()
         if (0xD800..<0xDC00).contains(scalar) {
             // A high surrogate must be followed by an escaped low surrogate (RFC 8259 §7).
-            guard bytes[index...].starts(with: [UInt8(ascii: "\\"), UInt8(ascii: "u")]) else {
-                index = escapeStart
-                throw error("unpaired UTF-16 surrogate in \\u escape")
+            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                throw error("unpaired UTF-16 surrogate in \\u escape", at: escapeStart)
             }
             index += 2
             let low = try hex4()
             guard (0xDC00..<0xE000).contains(low) else {
-                index = escapeStart
-                throw error("unpaired UTF-16 surrogate in \\u escape")
+                throw error("unpaired UTF-16 surrogate in \\u escape", at: escapeStart)
             }
             scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
         }
         guard let unicode = Unicode.Scalar(scalar) else {
-            index = escapeStart
-            throw error("unpaired UTF-16 surrogate in \\u escape")
+            throw error("unpaired UTF-16 surrogate in \\u escape", at: escapeStart)
         }
         buffer.append(contentsOf: String(Character(unicode)).utf8)
+        return unicode.isASCII
     }
 
     private mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
@@ -289,7 +294,7 @@ struct JSONParser {
     private func unexpectedWord() -> JSONSyntaxError {
         var end = index
         while end < bytes.count, end - index < 40, isWordByte(bytes[end]) { end += 1 }
-        let word = String(decoding: bytes[index..<end], as: UTF8.self)
+        let word = String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self)
         return error("unexpected \(quote(word)); strings need double quotes, and the literals are true, false and null")
     }
 
@@ -338,11 +343,11 @@ struct JSONParser {
         return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
     }
 
-    /// An error at the current position; line and column count characters, not bytes.
-    private func error(_ reason: String) -> JSONSyntaxError {
+    /// An error at `position` (default: the current one); columns count characters, not bytes.
+    private func error(_ reason: String, at position: Int? = nil) -> JSONSyntaxError {
         var line = 1
         var column = 1
-        for byte in bytes[..<min(index, bytes.count)] {
+        for byte in bytes[..<min(position ?? index, bytes.count)] {
             if byte == 0x0A {
                 line += 1
                 column = 1

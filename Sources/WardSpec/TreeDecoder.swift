@@ -1,23 +1,73 @@
-// A `Decoder` over a parsed `JSONValue`, so that every decoding error carries the
-// full coding path, including integers that do not fit their field.
+// A `Decoder` over a parsed `JSONValue`, for `Decodable` types that are not
+// `JSONDecodable`: every decoding error carries the full coding path, including
+// integers that do not fit their field (which JSONDecoder reports without a path).
+
+/// The path to a value as a parent chain; the path is spelled out only for errors.
+indirect enum CodingPathNode: Sendable {
+    case root
+    case key(String, CodingPathNode)
+    case index(Int, CodingPathNode)
+
+    /// `process.user.uid`, `mounts[2]`, `linux.sysctl["net.ipv4.ip_forward"]`.
+    var path: String {
+        switch self {
+        case .root: ""
+        case .key(let name, let parent): JSONPath.member(parent.path, name)
+        case .index(let index, let parent): "\(parent.path)[\(index)]"
+        }
+    }
+
+    var codingPath: [any CodingKey] {
+        var keys: [any CodingKey] = []
+        var node = self
+        while true {
+            switch node {
+            case .root: return keys.reversed()
+            case .key(let name, let parent):
+                keys.append(PathKey(stringValue: name))
+                node = parent
+            case .index(let index, let parent):
+                keys.append(PathKey(intValue: index))
+                node = parent
+            }
+        }
+    }
+}
+
+/// A key in a coding path; array indices read "Index N", as in JSONDecoder.
+struct PathKey: CodingKey {
+    let stringValue: String
+    let intValue: Int?
+
+    init(stringValue: String) {
+        self.stringValue = stringValue
+        self.intValue = nil
+    }
+
+    init(intValue: Int) {
+        self.stringValue = "Index \(intValue)"
+        self.intValue = intValue
+    }
+}
 
 struct TreeDecoder: Decoder {
     let value: JSONValue
-    let codingPath: [any CodingKey]
+    var node: CodingPathNode = .root
+    var codingPath: [any CodingKey] { node.codingPath }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let members) = value else {
             throw mismatch([String: JSONValue].self)
         }
-        return KeyedDecodingContainer(KeyedTreeContainer<Key>(members: members, codingPath: codingPath))
+        return KeyedDecodingContainer(KeyedTreeContainer<Key>(members: members, node: node))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         guard case .array(let elements) = value else {
             throw mismatch([JSONValue].self)
         }
-        return UnkeyedTreeContainer(elements: elements, codingPath: codingPath)
+        return UnkeyedTreeContainer(elements: elements, node: node)
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
@@ -96,31 +146,27 @@ extension TreeDecoder: SingleValueDecodingContainer {
     func decode<T: Decodable>(_ type: T.Type) throws -> T { try decode() }
 }
 
-/// The coding key of an array element; "Index N" is what JSONDecoder uses too.
-struct IndexKey: CodingKey {
-    let intValue: Int?
-    var stringValue: String { "Index \(intValue ?? 0)" }
-
-    init(intValue: Int) { self.intValue = intValue }
-    init?(stringValue: String) { nil }
-}
-
 struct KeyedTreeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let members: [String: JSONValue]
-    let codingPath: [any CodingKey]
+    let node: CodingPathNode
+    var codingPath: [any CodingKey] { node.codingPath }
 
     var allKeys: [Key] { members.keys.compactMap { Key(stringValue: $0) } }
 
     func contains(_ key: Key) -> Bool { members[key.stringValue] != nil }
 
-    private func child(_ key: Key) throws -> TreeDecoder {
+    private func member(_ key: Key) throws -> JSONValue {
         guard let value = members[key.stringValue] else {
             throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "missing"))
         }
-        return TreeDecoder(value: value, codingPath: codingPath + [key])
+        return value
     }
 
-    func decodeNil(forKey key: Key) throws -> Bool { try child(key).decodeNil() }
+    private func child(_ key: Key) throws -> TreeDecoder {
+        TreeDecoder(value: try member(key), node: .key(key.stringValue, node))
+    }
+
+    func decodeNil(forKey key: Key) throws -> Bool { try member(key) == .null }
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try child(key).decodeBool() }
     func decode(_ type: String.Type, forKey key: Key) throws -> String { try child(key).decodeString() }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try child(key).decodeFloat() }
@@ -148,7 +194,7 @@ struct KeyedTreeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func superDecoder() throws -> any Decoder {
-        TreeDecoder(value: .object(members), codingPath: codingPath)
+        TreeDecoder(value: .object(members), node: node)
     }
 
     func superDecoder(forKey key: Key) throws -> any Decoder {
@@ -158,12 +204,13 @@ struct KeyedTreeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
 struct UnkeyedTreeContainer: UnkeyedDecodingContainer {
     let elements: [JSONValue]
-    let codingPath: [any CodingKey]
+    let node: CodingPathNode
     private(set) var currentIndex = 0
+    var codingPath: [any CodingKey] { node.codingPath }
 
-    init(elements: [JSONValue], codingPath: [any CodingKey]) {
+    init(elements: [JSONValue], node: CodingPathNode) {
         self.elements = elements
-        self.codingPath = codingPath
+        self.node = node
     }
 
     var count: Int? { elements.count }
@@ -174,7 +221,7 @@ struct UnkeyedTreeContainer: UnkeyedDecodingContainer {
             throw DecodingError.valueNotFound(type, .init(codingPath: codingPath, debugDescription: "at end"))
         }
         defer { currentIndex += 1 }
-        return TreeDecoder(value: elements[currentIndex], codingPath: codingPath + [IndexKey(intValue: currentIndex)])
+        return TreeDecoder(value: elements[currentIndex], node: .index(currentIndex, node))
     }
 
     mutating func decodeNil() throws -> Bool {

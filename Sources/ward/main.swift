@@ -1,5 +1,3 @@
-import ArgumentParser
-import WardPlan
 import WardRuntime
 import WardSystem
 
@@ -7,98 +5,85 @@ import WardSystem
 import Glibc
 #endif
 
-/// The CLI: argument parsing and output only. The work is in WardRuntime.
-struct Ward: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "ward",
-        abstract: "A daemonless, rootless container sandbox launcher.",
-        version: WardVersion.text,
-        subcommands: [Run.self, SpecCommand.self])
+/// The CLI: argument parsing and output only; the work is in WardRuntime. One file per verb.
+struct Command: Sendable {
+    var spec: CommandSpec
+    var run: @Sendable (ParsedArguments, Context) throws(WardError) -> Int32
 }
 
-struct GlobalOptions: ParsableArguments {
-    @Flag(help: "Print what ward does, step by step, on stderr.")
-    var debug = false
+/// What every verb gets: the global options, the log, the environment.
+struct Context {
+    var global: ParsedArguments
+    var log: Log
+    var environment: [String: String]
 }
 
-struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Run a container from an OCI bundle and wait for it; exit with its status.")
+let globalOptions: [OptionSpec] = [
+    OptionSpec(names: ["--debug"], value: nil, help: "Print what ward does, step by step, on stderr."),
+    OptionSpec(names: ["--version", "-v"], value: nil, help: "Print the version."),
+    OptionSpec(names: ["--help", "-h"], value: nil, help: "Show this help."),
+]
 
-    @OptionGroup var global: GlobalOptions
+let commands: [Command] = [runCommand, specCommand]
 
-    @Option(name: [.customShort("b"), .long], help: "The bundle directory (holds config.json and the rootfs).")
-    var bundle = "."
+func usage() -> String {
+    var text = """
+    Usage: ward [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]
 
-    @Option(name: [.customShort("f"), .long], help: "Use this config file instead of BUNDLE/config.json.")
-    var config: String?
+    A daemonless, rootless container sandbox launcher.
 
-    @Option(help: "Kill the container after this long (90, 90s, 5m, 1h) and exit 124.")
-    var timeout: String?
+    Commands:
 
-    @Flag(help: "Use MS_MOVE + chroot instead of pivot_root (for a rootfs on a ramfs).")
-    var noPivot = false
+    """
+    for c in commands { text += "  \(c.spec.name.padded(10)) \(c.spec.abstract)\n" }
+    text += "\nGlobal options:\n"
+    for o in globalOptions { text += "  \((o.names.joined(separator: ", ") + (o.value.map { " \($0)" } ?? "")).padded(26)) \(o.help)\n" }
+    return text + "\nRun 'ward COMMAND --help' for a command's options.\n"
+}
 
-    @Option(help: "Pass this many extra fds (3, 4, ...) to the workload.")
-    var preserveFds = 0
-
-    @Argument(help: "A name for the container (optional).")
-    var id: String?
-
-    func validate() throws {
-        if let timeout, Duration.parse(timeout) == nil {
-            throw ValidationError("--timeout \"\(timeout)\": expected a positive duration such as 90, 90s, 5m or 1h")
-        }
-        if preserveFds < 0 { throw ValidationError("--preserve-fds must be 0 or more") }
+func environment() -> [String: String] {
+    var result: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+        let s = String(cString: entry)
+        if let eq = s.firstIndex(of: "=") { result[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        p += 1
     }
+    return result
+}
 
-    func run() throws {
-        let log = Log(debug: global.debug)
+func main() -> Int32 {
+    var commandName = ""
+    do throws(UsageError) {
+        let (global, rest) = try ArgumentParser.parse(CommandLine.arguments.dropFirst(), options: globalOptions,
+                                                      positionalLimit: 0, stopAtPositional: true)
+        if global.flag("--version") { print(WardVersion.text); return 0 }
+        guard let name = rest.first else {
+            if global.flag("--help") { print(usage(), terminator: ""); return 0 }
+            Sys.stderr(usage())
+            return 125
+        }
+        guard let command = commands.first(where: { $0.spec.name == name }) else {
+            throw UsageError("unknown command \"\(name)\"; run 'ward --help' for the list")
+        }
+        commandName = name
+        // --debug is accepted after the command too (`ward run --debug`), as runc does.
+        let common = [OptionSpec(names: ["--help", "-h"], value: nil, help: "Show this help."),
+                      OptionSpec(names: ["--debug"], value: nil, help: "Print what ward does on stderr.")]
+        let (parsed, _) = try ArgumentParser.parse(rest.dropFirst(), options: command.spec.options + common,
+                                                   positionalLimit: command.spec.positionals.count)
+        if parsed.flag("--help") { print(ArgumentParser.help(for: command.spec), terminator: ""); return 0 }
+        let context = Context(global: global, log: Log(debug: global.flag("--debug") || parsed.flag("--debug")), environment: environment())
         do {
-            let bundleDirectory = try BundleDirectory.load(path: bundle, configPath: config)
-            var request = RunRequest(bundle: bundleDirectory)
-            request.options.noPivot = noPivot
-            request.options.preserveFDs = preserveFds
-            request.timeout = timeout.flatMap(Duration.parse)
-            request.environment = Environment.current()
-            let plan = try Launcher.plan(request)
-            let outcome = try Launcher.run(plan, request: request, log: log)
-            Glibc.exit(outcome.exitCode)
+            return try command.run(parsed, context)
         } catch {
             Sys.stderr("ward: \(error.message)")
-            Glibc.exit(error.exitCode)
+            return error.exitCode
         }
-    }
-}
-
-struct SpecCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "spec",
-        abstract: "Write a hardened starting config.json (user namespace, no network, read-only root, no capabilities, no_new_privs, seccomp allow-list).")
-
-    @Option(name: [.customShort("b"), .long], help: "Write config.json into this directory.")
-    var bundle = "."
-
-    @Flag(help: "Write a config for a non-root caller (ward's config always is: this is accepted for runc compatibility).")
-    var rootless = false
-
-    @Argument(parsing: .postTerminator, help: "The process to run (default: sh).")
-    var args: [String] = []
-
-    func run() throws {
-        let path = bundle + "/config.json"
-        let text = DefaultConfig.json(uid: geteuid(), gid: getegid(), args: args.isEmpty ? ["sh"] : args)
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            let e = errno
-            Sys.stderr("ward: spec: \(path): \(ErrnoName.of(e))\(e == EEXIST ? "; remove it first, ward does not overwrite a config" : "")")
-            Glibc.exit(125)
-        }
-        defer { close(fd) }
-        guard Sys.writeAll(fd: fd, text) else {
-            Sys.stderr("ward: spec: write \(path): \(ErrnoName.of(errno))")
-            Glibc.exit(125)
-        }
+    } catch {
+        let see = commandName.isEmpty ? "ward --help" : "ward \(commandName) --help"
+        Sys.stderr("ward: \(commandName.isEmpty ? "" : commandName + ": ")\(error.message); see '\(see)'")
+        return 125
     }
 }
 
@@ -107,17 +92,4 @@ enum WardVersion {
     static let text = "ward version \(version)\nspec: 1.2.0"
 }
 
-enum Environment {
-    static func current() -> [String: String] {
-        var result: [String: String] = [:]
-        var p = environ
-        while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") { result[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-            p += 1
-        }
-        return result
-    }
-}
-
-Ward.main()
+exit(main())

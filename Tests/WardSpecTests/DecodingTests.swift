@@ -59,14 +59,20 @@ import WardSpec
         #expect(spec.linux?.personality?.domain == "LINUX32")
     }
 
-    @Test func roundTripsThroughJSONEncoder() throws {
-        let spec = try decodeRealistic()
+    @Test func allThreeDecodersAgreeOnEveryField() throws {
+        let spec = fullSpec()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(spec)
-        #expect(try Spec.decode(data) == spec)
-        // Foundation's own decoder reads the same models (JSONValue's generic path).
-        #expect(try JSONDecoder().decode(Spec.self, from: data) == spec)
+        #expect(try Spec.decode(data) == spec)  // JSONDecodable
+        #expect(try JSONFile.decode(ViaCodable<Spec>.self, from: data, file: "config.json").value == spec)  // TreeDecoder
+        #expect(try JSONDecoder().decode(Spec.self, from: data) == spec)  // Foundation
+        try spec.validate()
+    }
+
+    @Test func roundTripsRealisticConfig() throws {
+        let spec = try decodeRealistic()
+        #expect(try Spec.decode(try JSONEncoder().encode(spec)) == spec)
     }
 
     @Test func encodesStateWithSortedKeys() throws {
@@ -76,6 +82,7 @@ import WardSpec
         let text = String(decoding: try encoder.encode(state), as: UTF8.self)
         #expect(text == #"{"annotations":{"a":"b"},"bundle":"\/b","id":"box","ociVersion":"1.2.0","pid":42,"status":"running"}"#)
         #expect(try State.decode(Data(text.utf8)) == state)
+        #expect(try JSONFile.decode(ViaCodable<State>.self, from: Data(text.utf8), file: "state.json").value == state)
     }
 
     @Test(.enabled(if: sharedHardenedConfig() != nil, "needs ../shared/bench/hardened-config.json"))
@@ -158,7 +165,11 @@ import WardSpec
 
     @Test(arguments: errorCases)
     func reportsDecodeErrors(_ errorCase: ErrorCase) {
-        #expect(specErrorMessage { _ = try Spec.decode(Data(errorCase.json.utf8)) } == errorCase.expected)
+        let data = Data(errorCase.json.utf8)
+        #expect(specErrorMessage { _ = try Spec.decode(data) } == errorCase.expected)
+        // The Codable path gives the same messages.
+        #expect(specErrorMessage { _ = try JSONFile.decode(ViaCodable<Spec>.self, from: data, file: "config.json") }
+            == errorCase.expected)
     }
 
     @Test func rejectsInvalidUTF8() {

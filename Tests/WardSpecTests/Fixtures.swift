@@ -112,3 +112,53 @@ func specErrorMessage(_ body: () throws -> Void) -> String? {
         return "not a SpecError: \(error)"
     }
 }
+
+/// Every field of every model set, so a field the fast decoder forgets shows up as a difference.
+func fullSpec() -> Spec {
+    let mapping = LinuxIDMapping(containerID: 0, hostID: 100_000, size: 65536)
+    return Spec(
+        ociVersion: "1.2.0",
+        process: Process(
+            terminal: true, consoleSize: ConsoleSize(height: 24, width: 80),
+            user: User(uid: 1, gid: 2, umask: 0o22, additionalGids: [3, 4], username: "nobody"),
+            args: ["/bin/sh", "-c", "true"], env: ["A=b"], cwd: "/work",
+            capabilities: LinuxCapabilities(bounding: ["CAP_KILL"], effective: ["CAP_KILL"], inheritable: ["CAP_KILL"],
+                                            permitted: ["CAP_KILL"], ambient: ["CAP_KILL"]),
+            rlimits: [POSIXRlimit(type: "RLIMIT_CORE", hard: .max, soft: 0)],
+            noNewPrivileges: true, apparmorProfile: "profile", oomScoreAdj: -17, selinuxLabel: "label",
+            ioPriority: IOPriority(class: "IOPRIO_CLASS_IDLE", priority: 7),
+            scheduler: .object(["policy": .string("SCHED_BATCH"), "nice": .int(-3), "runtime": .uint(.max),
+                                "flags": .array([.string("SCHED_FLAG_RESET_ON_FORK")]), "x": .null,
+                                "ratio": .double(0.25), "on": .bool(false)]),
+            umask: 0o77),
+        root: Root(path: "/var/lib/rootfs", readonly: false),
+        hostname: "host", domainname: "example.org",
+        mounts: [Mount(destination: "/data", type: "none", source: "/srv", options: ["rbind"],
+                       uidMappings: [mapping], gidMappings: [mapping])],
+        hooks: Hooks(
+            prestart: [Hook(path: "/h/1", args: ["1"], env: ["E=1"], timeout: 1)], createRuntime: [Hook(path: "/h/2")],
+            createContainer: [Hook(path: "/h/3")], startContainer: [Hook(path: "/h/4")],
+            poststart: [Hook(path: "/h/5")], poststop: [Hook(path: "/h/6")]),
+        annotations: ["org.example/key": "value"],
+        linux: Linux(
+            uidMappings: [mapping], gidMappings: [mapping], sysctl: ["kernel.domainname": "example.org"],
+            resources: .object(["pids": .object(["limit": .int(100)])]), cgroupsPath: "/ward/box",
+            namespaces: [LinuxNamespace(type: "network", path: "/proc/1/ns/net"), LinuxNamespace(type: "uts"),
+                         LinuxNamespace(type: "time")],
+            devices: [LinuxDevice(path: "/dev/tty0", type: "c", major: 4, minor: 0, fileMode: 0o620, uid: 0, gid: 5)],
+            seccomp: LinuxSeccomp(
+                defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, architectures: ["SCMP_ARCH_AARCH64"],
+                flags: ["SECCOMP_FILTER_FLAG_LOG"], listenerPath: "/run/seccomp.sock", listenerMetadata: "meta",
+                syscalls: [LinuxSyscall(names: ["mount"], action: "SCMP_ACT_NOTIFY", errnoRet: 2,
+                                        args: [LinuxSeccompArg(index: 1, value: 2, valueTwo: 3, op: "SCMP_CMP_MASKED_EQ")])]),
+            rootfsPropagation: "rslave", maskedPaths: ["/proc/kcore"], readonlyPaths: ["/proc/sys"],
+            mountLabel: "mount-label", timeOffsets: ["boottime": TimeOffset(secs: -1, nanosecs: 2)],
+            personality: LinuxPersonality(domain: "LINUX", flags: ["ADDR_NO_RANDOMIZE"])))
+}
+
+/// Decodes `T` through its Codable conformance instead of `JSONDecodable`
+/// (this wrapper is only `Decodable`, so `JSONFile.decode` takes the Codable path).
+struct ViaCodable<T: Decodable>: Decodable {
+    let value: T
+    init(from decoder: any Decoder) throws { value = try T(from: decoder) }
+}
