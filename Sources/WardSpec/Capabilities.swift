@@ -23,7 +23,8 @@ public enum Capabilities {
         names.indices.contains(number) ? names[number] : nil
     }
 
+    /// A linear search: cheaper at startup than building `byName`.
     public static func number(of name: String) -> Int? {
-        byName[name]
+        names.firstIndex(of: name)
     }
 }

@@ -133,13 +133,16 @@ public struct LinuxCapabilities: Codable, Sendable, Equatable {
 }
 
 public struct POSIXRlimit: Codable, Sendable, Equatable {
-    /// Linux resource numbers by name (asm-generic/resource.h; x86, arm and riscv use these).
-    public static let rlimitNumbers: [String: Int32] = [
-        "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3,
-        "RLIMIT_CORE": 4, "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7,
-        "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11,
-        "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+    /// Names indexed by Linux resource number (asm-generic/resource.h; x86, arm and riscv use these).
+    public static let knownTypes = [
+        "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
+        "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS",
+        "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
     ]
+
+    /// Linux resource numbers by name, for setrlimit(2).
+    public static let rlimitNumbers: [String: Int32] = Dictionary(
+        uniqueKeysWithValues: knownTypes.enumerated().map { ($1, Int32($0)) })
 
     public var type: String
     public var hard: UInt64

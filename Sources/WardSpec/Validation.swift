@@ -25,27 +25,38 @@ struct SpecValidator {
         }
         guard let root = spec.root else { throw failure("root", "missing required field") }
         try check(!root.path.isEmpty, "root.path", "must not be empty")
-        if let namespaces = spec.linux?.namespaces {
-            let hasUTS = namespaces.contains { $0.type == "uts" }
-            for (key, name) in [("hostname", spec.hostname), ("domainname", spec.domainname)] {
-                try check(hasUTS || (name ?? "").isEmpty, key,
-                          "requires a new uts namespace; add {\"type\": \"uts\"} to linux.namespaces")
-            }
+        if let linux = spec.linux, linux.namespaces != nil {
+            try checkUTS(spec.hostname, "hostname", linux)
+            try checkUTS(spec.domainname, "domainname", linux)
         }
         for (i, mount) in (spec.mounts ?? []).enumerated() {
             try validate(mount, "mounts[\(i)]")
         }
-        for (key, hooks) in spec.hooks?.all ?? [] {
-            for (i, hook) in hooks.enumerated() {
-                let path = "hooks.\(key)[\(i)]"
-                try checkAbsolute(hook.path, "\(path).path")
-                if let timeout = hook.timeout {
-                    try check(timeout > 0, "\(path).timeout", "must be greater than 0 seconds, got \(timeout)")
-                }
-            }
+        if let hooks = spec.hooks {
+            try validate(hooks.prestart, "hooks.prestart")
+            try validate(hooks.createRuntime, "hooks.createRuntime")
+            try validate(hooks.createContainer, "hooks.createContainer")
+            try validate(hooks.startContainer, "hooks.startContainer")
+            try validate(hooks.poststart, "hooks.poststart")
+            try validate(hooks.poststop, "hooks.poststop")
         }
         if let linux = spec.linux {
             try validate(linux)
+        }
+    }
+
+    /// Setting the host or domain name of the host's uts namespace would change the host's.
+    private func checkUTS(_ name: String?, _ key: String, _ linux: Linux) throws(SpecError) {
+        try check((name ?? "").isEmpty || linux.hasNamespace("uts"), key,
+                  "requires a new uts namespace; add {\"type\": \"uts\"} to linux.namespaces")
+    }
+
+    private func validate(_ hooks: [Hook]?, _ key: String) throws(SpecError) {
+        for (i, hook) in (hooks ?? []).enumerated() {
+            try checkAbsolute(hook.path, "\(key)[\(i)].path")
+            if let timeout = hook.timeout {
+                try check(timeout > 0, "\(key)[\(i)].timeout", "must be greater than 0 seconds, got \(timeout)")
+            }
         }
     }
 
@@ -61,23 +72,18 @@ struct SpecValidator {
         try checkUmask(process.user.umask, "process.user.umask")
         try checkUmask(process.umask, "process.umask")
         if let capabilities = process.capabilities {
-            let sets = [
-                ("bounding", capabilities.bounding), ("effective", capabilities.effective),
-                ("inheritable", capabilities.inheritable), ("permitted", capabilities.permitted),
-                ("ambient", capabilities.ambient),
-            ]
-            for (key, names) in sets {
-                for (i, name) in (names ?? []).enumerated() {
-                    try check(Capabilities.byName[name] != nil, "process.capabilities.\(key)[\(i)]",
-                              "unknown capability \(quote(name))\(capabilityHint(name))")
-                }
-            }
+            try checkCapabilities(capabilities.bounding, "bounding")
+            try checkCapabilities(capabilities.effective, "effective")
+            try checkCapabilities(capabilities.inheritable, "inheritable")
+            try checkCapabilities(capabilities.permitted, "permitted")
+            try checkCapabilities(capabilities.ambient, "ambient")
         }
-        var seenRlimits: Set<String> = []
-        for (i, rlimit) in (process.rlimits ?? []).enumerated() {
+        let rlimits = process.rlimits ?? []
+        for (i, rlimit) in rlimits.enumerated() {
             let path = "process.rlimits[\(i)]"
-            try checkKnown(rlimit.type, POSIXRlimit.rlimitNumbers.keys.sorted(), "\(path).type", "rlimit")
-            try check(seenRlimits.insert(rlimit.type).inserted, "\(path).type", "duplicate rlimit \(quote(rlimit.type))")
+            try checkKnown(rlimit.type, POSIXRlimit.knownTypes, "\(path).type", "rlimit", sorted: true)
+            try check(!rlimits[..<i].contains { $0.type == rlimit.type }, "\(path).type",
+                      "duplicate rlimit \(quote(rlimit.type))")
             try check(rlimit.soft <= rlimit.hard, path, "soft limit \(rlimit.soft) is above hard limit \(rlimit.hard)")
         }
         if let score = process.oomScoreAdj {
@@ -95,10 +101,17 @@ struct SpecValidator {
         try check(umask <= 0o777, path, "must be at most 511 (0o777), got \(umask)")
     }
 
+    private func checkCapabilities(_ names: [String]?, _ key: String) throws(SpecError) {
+        for (i, name) in (names ?? []).enumerated() {
+            try check(Capabilities.names.contains(name), "process.capabilities.\(key)[\(i)]",
+                      "unknown capability \(quote(name))\(capabilityHint(name))")
+        }
+    }
+
     /// Suggests the spelling for "chown" or "cap_chown".
     private func capabilityHint(_ name: String) -> String {
         let upper = name.uppercased()
-        for candidate in [upper, "CAP_" + upper] where Capabilities.byName[candidate] != nil {
+        for candidate in [upper, "CAP_" + upper] where Capabilities.names.contains(candidate) {
             return "; did you mean \(quote(candidate))?"
         }
         return ""
@@ -122,11 +135,11 @@ struct SpecValidator {
     // MARK: linux
 
     private func validate(_ linux: Linux) throws(SpecError) {
-        var seenNamespaces: Set<String> = []
-        for (i, namespace) in (linux.namespaces ?? []).enumerated() {
+        let namespaces = linux.namespaces ?? []
+        for (i, namespace) in namespaces.enumerated() {
             let path = "linux.namespaces[\(i)]"
             try checkKnown(namespace.type, LinuxNamespace.knownTypes, "\(path).type", "namespace type")
-            try check(seenNamespaces.insert(namespace.type).inserted, "\(path).type",
+            try check(!namespaces[..<i].contains { $0.type == namespace.type }, "\(path).type",
                       "duplicate namespace type \(quote(namespace.type))")
             if let nsPath = namespace.path {
                 try checkAbsolute(nsPath, "\(path).path")
@@ -182,23 +195,25 @@ struct SpecValidator {
         for (i, mapping) in mappings.enumerated() {
             let item = "\(path)[\(i)]"
             try check(mapping.size > 0, "\(item).size", "must be greater than 0")
-            for (key, start) in [("containerID", mapping.containerID), ("hostID", mapping.hostID)] {
-                try check(UInt64(start) + UInt64(mapping.size) <= 1 << 32, item,
-                          "\(key) \(start) + size \(mapping.size) goes past the largest 32-bit ID")
-            }
+            let containerIDs = UInt64(mapping.containerID)..<UInt64(mapping.containerID) + UInt64(mapping.size)
+            let hostIDs = UInt64(mapping.hostID)..<UInt64(mapping.hostID) + UInt64(mapping.size)
+            try check(containerIDs.upperBound <= 1 << 32, item,
+                      "containerID \(mapping.containerID) + size \(mapping.size) goes past the largest 32-bit ID")
+            try check(hostIDs.upperBound <= 1 << 32, item,
+                      "hostID \(mapping.hostID) + size \(mapping.size) goes past the largest 32-bit ID")
             for (j, earlier) in mappings[..<i].enumerated() {
-                let sides = [
-                    ("container", mapping.containerID, earlier.containerID),
-                    ("host", mapping.hostID, earlier.hostID),
-                ]
-                for (side, start, earlierStart) in sides {
-                    let range = UInt64(start)..<UInt64(start) + UInt64(mapping.size)
-                    let earlierRange = UInt64(earlierStart)..<UInt64(earlierStart) + UInt64(earlier.size)
-                    try check(!range.overlaps(earlierRange), item,
-                              "\(side) IDs \(range.lowerBound)-\(range.upperBound - 1) overlap \(path)[\(j)]")
-                }
+                let earlierContainerIDs = UInt64(earlier.containerID)..<UInt64(earlier.containerID) + UInt64(earlier.size)
+                let earlierHostIDs = UInt64(earlier.hostID)..<UInt64(earlier.hostID) + UInt64(earlier.size)
+                try check(!containerIDs.overlaps(earlierContainerIDs), item,
+                          "container IDs \(describe(containerIDs)) overlap \(path)[\(j)]")
+                try check(!hostIDs.overlaps(earlierHostIDs), item, "host IDs \(describe(hostIDs)) overlap \(path)[\(j)]")
             }
         }
+    }
+
+    /// `5-14` for the IDs 5..<15.
+    private func describe(_ ids: Range<UInt64>) -> String {
+        "\(ids.lowerBound)-\(ids.upperBound - 1)"
     }
 
     private func validate(_ seccomp: LinuxSeccomp) throws(SpecError) {
@@ -243,13 +258,16 @@ struct SpecValidator {
         if !condition { throw failure(path(), message()) }
     }
 
-    private func checkKnown(_ value: String, _ known: [String], _ path: String, _ what: String) throws(SpecError) {
-        try check(known.contains(value), path,
-                  "unknown \(what) \(quote(value)); expected one of \(known.joined(separator: ", "))")
+    /// `unknown <what> "x"; expected one of a, b, c` unless `value` is in `known`.
+    private func checkKnown(
+        _ value: String, _ known: [String], _ path: @autoclosure () -> String, _ what: String, sorted: Bool = false
+    ) throws(SpecError) {
+        try check(known.contains(value), path(),
+                  "unknown \(what) \(quote(value)); expected one of \((sorted ? known.sorted() : known).joined(separator: ", "))")
     }
 
-    private func checkAbsolute(_ value: String, _ path: String) throws(SpecError) {
-        try check(value.hasPrefix("/"), path, "must be an absolute path, got \(quote(value))")
+    private func checkAbsolute(_ value: String, _ path: @autoclosure () -> String) throws(SpecError) {
+        try check(value.hasPrefix("/"), path(), "must be an absolute path, got \(quote(value))")
     }
 }
 
