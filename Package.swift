@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ward", targets: ["ward"]),
+        .library(name: "WardCore", targets: ["WardSpec", "WardPlan", "WardRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
@@ -19,7 +20,8 @@ let package = Package(
         .systemLibrary(name: "CCap", path: "Sources/CCap"),
         // The clone/exec stage: everything between clone(2) and execve(2) runs here, in C.
         .target(name: "CWardShim", dependencies: ["CCap"], path: "Sources/CWardShim",
-                cSettings: [.unsafeFlags(["-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
+                cSettings: [.unsafeFlags(["-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"])],
+                linkerSettings: [.linkedLibrary("cap")]),
         // OCI runtime-spec models and validation. Pure.
         .target(name: "WardSpec", path: "Sources/WardSpec"),
         // Thin throwing wrappers over Glibc, no policy.

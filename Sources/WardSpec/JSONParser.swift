@@ -4,17 +4,17 @@ import FoundationEssentials
 //
 // Why not JSONDecoder: off Darwin, swift-foundation drops the reason and
 // position of a syntax error, and reports a number that does not fit its field
-// (`"uid": -1`) as "not valid JSON" with no path. Parsing into a tree and then
-// decoding the tree (TreeDecoder) gives a line and column for syntax errors and a
-// JSON path for every other error.
+// (`"uid": -1`) as "not valid JSON" with no path. Parsing into a tree first, then
+// decoding the tree (JSONReader, or TreeDecoder for plain Codable types), gives a
+// line and column for syntax errors and a JSON path for every other error.
 
 /// A JSON syntax error with its 1-based line and column.
-public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var reason: String
-    public var line: Int
-    public var column: Int
+struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
+    var reason: String
+    var line: Int
+    var column: Int
 
-    public var description: String { "\(reason) at line \(line), column \(column)" }
+    var description: String { "\(reason) at line \(line), column \(column)" }
 }
 
 struct JSONParser {
@@ -39,7 +39,8 @@ struct JSONParser {
     }
 
     private mutating func parseDocument() throws(JSONSyntaxError) -> JSONValue {
-        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { index = 3 }  // RFC 8259 §8.1 lets parsers skip a BOM.
+        // RFC 8259 §8.1 lets parsers skip a byte order mark.
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { index = 3 }
         skipWhitespace()
         let value = try parseValue()
         skipWhitespace()
@@ -83,7 +84,7 @@ struct JSONParser {
             }
             let key = try parseString()
             skipWhitespace()
-            try expect(":", "after the key \"\(key)\"")
+            try expect(":", "after the key \(quote(key))")
             skipWhitespace()
             members[key] = try parseValue()  // A repeated key: the last one wins, as in runc and crun.
             skipWhitespace()
@@ -178,7 +179,8 @@ struct JSONParser {
     private mutating func parseString() throws(JSONSyntaxError) -> String {
         let openingQuote = index
         index += 1
-        var escaped: [UInt8]? = nil  // allocated only once an escape appears
+        var escaped: [UInt8] = []  // used (and allocated) only once an escape appears
+        var hasEscapes = false
         var runStart = index
         var isASCII = true
         while true {
@@ -189,16 +191,13 @@ struct JSONParser {
             case UInt8(ascii: "\""):
                 let run = UnsafeBufferPointer(rebasing: bytes[runStart..<index])
                 index += 1
-                if var buffer = escaped {
-                    buffer.append(contentsOf: run)
-                    return try makeString(buffer, isASCII: isASCII, at: openingQuote)
-                }
-                return try makeString(run, isASCII: isASCII, at: openingQuote)
+                guard hasEscapes else { return try makeString(run, isASCII: isASCII, at: openingQuote) }
+                escaped.append(contentsOf: run)
+                return try makeString(escaped, isASCII: isASCII, at: openingQuote)
             case UInt8(ascii: "\\"):
-                var buffer = escaped ?? []
-                buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-                isASCII = try parseEscape(into: &buffer) && isASCII
-                escaped = buffer
+                escaped.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                hasEscapes = true
+                isASCII = try parseEscape(into: &escaped) && isASCII
                 runStart = index
             case 0..<0x20:
                 throw error("control character \(show(byte)) in string; escape it")
@@ -236,7 +235,8 @@ struct JSONParser {
         var scalar = try hex4()
         if (0xD800..<0xDC00).contains(scalar) {
             // A high surrogate must be followed by an escaped low surrogate (RFC 8259 §7).
-            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                  bytes[index + 1] == UInt8(ascii: "u") else {
                 throw error("unpaired UTF-16 surrogate in \\u escape", at: escapeStart)
             }
             index += 2
@@ -277,10 +277,12 @@ struct JSONParser {
         }
     }
 
-    private mutating func expect(_ character: Unicode.Scalar, _ context: String) throws(JSONSyntaxError) {
+    private mutating func expect(
+        _ character: Unicode.Scalar, _ context: @autoclosure () -> String
+    ) throws(JSONSyntaxError) {
         guard let byte = peek() else { throw error("unexpected end of input") }
         guard byte == UInt8(ascii: character) else {
-            throw error("expected '\(character)' \(context), found \(show(byte))")
+            throw error("expected '\(character)' \(context()), found \(show(byte))")
         }
         index += 1
     }

@@ -19,24 +19,12 @@ public enum JSONValue: Sendable, Equatable {
     public subscript(index: Int) -> JSONValue? {
         if case .array(let elements) = self, elements.indices.contains(index) { elements[index] } else { nil }
     }
-
-    /// A short description of the kind of value, for error messages.
-    var kind: String {
-        switch self {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .int, .uint, .double: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        }
-    }
 }
 
 extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
         if let tree = decoder as? TreeDecoder {
-            self = tree.value
+            self = tree.reader.value
             return
         }
         // A generic decoder has no way to ask for the type, so try each in turn.

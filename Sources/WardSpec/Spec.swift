@@ -224,15 +224,6 @@ public struct Hooks: Codable, Sendable, Equatable {
         self.poststart = poststart
         self.poststop = poststop
     }
-
-    /// Every hook list with its JSON key, in lifecycle order.
-    public var all: [(key: String, hooks: [Hook])] {
-        [
-            ("prestart", prestart), ("createRuntime", createRuntime),
-            ("createContainer", createContainer), ("startContainer", startContainer),
-            ("poststart", poststart), ("poststop", poststop),
-        ].compactMap { key, hooks in hooks.map { (key, $0) } }
-    }
 }
 
 public struct Hook: Codable, Sendable, Equatable {

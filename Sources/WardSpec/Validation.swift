@@ -45,7 +45,7 @@ struct SpecValidator {
         }
     }
 
-    /// Setting the host or domain name of the host's uts namespace would change the host's.
+    /// Without a uts namespace of its own, setting the name would rename the host.
     private func checkUTS(_ name: String?, _ key: String, _ linux: Linux) throws(SpecError) {
         try check((name ?? "").isEmpty || linux.hasNamespace("uts"), key,
                   "requires a new uts namespace; add {\"type\": \"uts\"} to linux.namespaces")
@@ -121,6 +121,7 @@ struct SpecValidator {
 
     private func validate(_ mount: Mount, _ path: String) throws(SpecError) {
         try checkAbsolute(mount.destination, "\(path).destination")
+        // Destinations are resolved inside the rootfs; ".." only serves to climb out of it.
         try check(!mount.destination.split(separator: "/").contains(".."), "\(path).destination",
                   "must not contain \"..\" components, got \(quote(mount.destination))")
         try check(mount.isBind || !(mount.type ?? "").isEmpty, "\(path).type",
@@ -195,20 +196,24 @@ struct SpecValidator {
         for (i, mapping) in mappings.enumerated() {
             let item = "\(path)[\(i)]"
             try check(mapping.size > 0, "\(item).size", "must be greater than 0")
-            let containerIDs = UInt64(mapping.containerID)..<UInt64(mapping.containerID) + UInt64(mapping.size)
-            let hostIDs = UInt64(mapping.hostID)..<UInt64(mapping.hostID) + UInt64(mapping.size)
+            let containerIDs = ids(mapping.containerID, mapping.size)
+            let hostIDs = ids(mapping.hostID, mapping.size)
             try check(containerIDs.upperBound <= 1 << 32, item,
                       "containerID \(mapping.containerID) + size \(mapping.size) goes past the largest 32-bit ID")
             try check(hostIDs.upperBound <= 1 << 32, item,
                       "hostID \(mapping.hostID) + size \(mapping.size) goes past the largest 32-bit ID")
             for (j, earlier) in mappings[..<i].enumerated() {
-                let earlierContainerIDs = UInt64(earlier.containerID)..<UInt64(earlier.containerID) + UInt64(earlier.size)
-                let earlierHostIDs = UInt64(earlier.hostID)..<UInt64(earlier.hostID) + UInt64(earlier.size)
-                try check(!containerIDs.overlaps(earlierContainerIDs), item,
+                try check(!containerIDs.overlaps(ids(earlier.containerID, earlier.size)), item,
                           "container IDs \(describe(containerIDs)) overlap \(path)[\(j)]")
-                try check(!hostIDs.overlaps(earlierHostIDs), item, "host IDs \(describe(hostIDs)) overlap \(path)[\(j)]")
+                try check(!hostIDs.overlaps(ids(earlier.hostID, earlier.size)), item,
+                          "host IDs \(describe(hostIDs)) overlap \(path)[\(j)]")
             }
         }
+    }
+
+    /// The IDs `start..<start + size`, widened so that the end cannot overflow.
+    private func ids(_ start: UInt32, _ size: UInt32) -> Range<UInt64> {
+        UInt64(start)..<UInt64(start) + UInt64(size)
     }
 
     /// `5-14` for the IDs 5..<15.
@@ -262,8 +267,8 @@ struct SpecValidator {
     private func checkKnown(
         _ value: String, _ known: [String], _ path: @autoclosure () -> String, _ what: String, sorted: Bool = false
     ) throws(SpecError) {
-        try check(known.contains(value), path(),
-                  "unknown \(what) \(quote(value)); expected one of \((sorted ? known.sorted() : known).joined(separator: ", "))")
+        let choices = (sorted ? known.sorted() : known).joined(separator: ", ")
+        try check(known.contains(value), path(), "unknown \(what) \(quote(value)); expected one of \(choices)")
     }
 
     private func checkAbsolute(_ value: String, _ path: @autoclosure () -> String) throws(SpecError) {
