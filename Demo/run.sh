@@ -26,6 +26,10 @@ trap 'rm -rf "$work"' EXIT
 chmod 755 "$work"
 install -m 755 "$ward" "$work/ward"
 "$here/scripts/make-busybox-rootfs" "$work/bundle/rootfs"
+# A random secret for the workload: on the host only in $work (removed on exit), in the container
+# only on a read-only, memory-backed /run/secrets.
+mkdir -m 700 "$work/secrets"
+(umask 077; head -c 24 /dev/urandom | base64 > "$work/secrets/demo-token")
 
 cat > "$work/bundle/rootfs/demo.sh" <<'SH'
 echo "--- inside the sandbox ---"
@@ -38,6 +42,10 @@ if echo x > /tmp/ok; then echo "write to /tmp (tmpfs, noexec): ok"; fi
 cp /bin/busybox /tmp/bb 2>/dev/null; if /tmp/bb true 2>/dev/null; then echo "exec from /tmp: ALLOWED (bad)"; else echo "exec from /tmp: refused (noexec)"; fi
 if unshare -U true 2>/dev/null; then echo "new user namespace: ALLOWED (bad)"; else echo "new user namespace: refused (seccomp)"; fi
 if head -c1 /proc/kcore >/dev/null 2>&1 && [ -s /proc/kcore ]; then echo "/proc/kcore: readable (bad)"; else echo "/proc/kcore: masked"; fi
+echo "secrets (--secret demo-token):"; ls -l /run/secrets | sed 's/^/  /'
+echo "  mount: $(grep ' /run/secrets ' /proc/mounts)"
+echo "  readable by me: $(wc -c < /run/secrets/demo-token) bytes"
+if (echo x > /run/secrets/demo-token) 2>/dev/null; then echo "  write to the secret: ALLOWED (bad)"; else echo "  write to the secret: refused ($( (echo x > /run/secrets/demo-token) 2>&1 | sed 's/.*: //'))"; fi
 echo "--- done ---"
 SH
 
@@ -45,7 +53,7 @@ run() {
   cd "$work/bundle"
   "$work/ward" spec -- /bin/sh /demo.sh
   echo "ward run --bundle $work/bundle   (as $(id -un), uid $(id -u))"
-  "$work/ward" run --bundle "$work/bundle" --timeout 30s demo
+  "$work/ward" run --bundle "$work/bundle" --timeout 30s --secret-dir "$work/secrets" --secret demo-token demo
 }
 if [ "$(id -u)" = 0 ]; then
   chown -R warddemo: "$work"

@@ -1,5 +1,6 @@
 // Parent-side helpers that Swift's Glibc module does not expose. Not used in the child.
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <sys/mman.h>
 #include "ward_shim.h"
 
@@ -25,3 +26,5 @@ int ward_read_signal(int signal_fd) {
     if (read(signal_fd, &info, sizeof info) != (ssize_t)sizeof info) return -1;
     return (int)info.ssi_signo;
 }
+
+int ward_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

@@ -315,6 +315,124 @@ static int bind_source(struct child *c, const struct ward_op *op, bool device) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Secrets: WARD_OP_WRITE_SECRET, WARD_OP_BIND_IN_ROOT, WARD_OP_REMOUNT. Every error detail names
+// a path, never the bytes.
+
+#ifndef RAMFS_MAGIC
+#define RAMFS_MAGIC 0x858458f6
+#endif
+
+static void wipe(const void *p, size_t n) {
+    if (p != NULL && n != 0) explicit_bzero((void *)p, n); // the child's own copy-on-write page
+}
+
+// For a process that will never exec (the WARD_OP_FORK intermediate): no secret byte may stay
+// in its memory for the container's whole life.
+static void wipe_secrets(const struct ward_launch *l) {
+    for (size_t i = 0; i < l->nops; i++) {
+        const struct ward_op *op = &l->ops[i];
+        if (op->kind == WARD_OP_WRITE_SECRET) wipe(op->ptr, (size_t)op->a);
+        if (op->kind == WARD_OP_EXEC && op->ptr3 != NULL)
+            for (char *const *e = op->ptr3; *e != NULL; e++) wipe(*e, strlen(*e));
+    }
+}
+
+static bool memory_backed(int fd) {
+    struct statfs s;
+    if (fstatfs(fd, &s) < 0) return false;
+    if ((unsigned long)s.f_type == TMPFS_MAGIC || (unsigned long)s.f_type == RAMFS_MAGIC) return true;
+    errno = EXDEV;
+    return false;
+}
+
+static int write_secret_bytes(int fd, const char *p, size_t left) {
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        if (w == 0) return fail_with(EIO);
+        p += w;
+        left -= (size_t)w;
+    }
+    return 0;
+}
+
+static int op_write_secret(struct child *c, const struct ward_op *op) {
+    char name[NAME_MAX + 1];
+    int rc = -1, fd = -1;
+    int dir = c->root >= 0 ? resolve_parent(c->root, op->path, name) : fail_with(EBADF);
+    if (dir >= 0 && memory_backed(dir))
+        fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (fd >= 0) {
+        rc = write_secret_bytes(fd, op->ptr, (size_t)op->a);
+        if (rc == 0 && fchown(fd, (uid_t)op->c, (gid_t)op->d) < 0) rc = -1;
+        if (rc == 0 && fchmod(fd, (mode_t)op->b) < 0) rc = -1;
+        close_keep_errno(fd);
+        if (rc < 0) {
+            int e = errno;
+            unlinkat(dir, name, 0);
+            errno = e;
+        }
+    }
+    if (dir >= 0) close_keep_errno(dir);
+    int e = errno;
+    wipe(op->ptr, (size_t)op->a);
+    errno = e;
+    return rc;
+}
+
+static int op_bind_in_root(struct child *c, const struct ward_op *op) {
+    c->what = op->source;
+    if (c->root < 0) return fail_with(EBADF);
+    const char *rel = op->source;
+    while (*rel == '/') rel++;
+    int src = open_beneath(c->root, *rel != '\0' ? rel : ".", 0);
+    if (src < 0) return -1;
+    struct stat st;
+    int fd = -1, rc = fstat(src, &st);
+    if (rc == 0) {
+        c->what = op->path;
+        fd = resolve(c->root, op->path, S_ISDIR(st.st_mode) ? LEAF_DIR : LEAF_FILE, 0644);
+        rc = fd < 0 ? -1 : 0;
+    }
+    if (rc == 0) {
+        char from[FD_PATH_MAX], to[FD_PATH_MAX];
+        fd_path(from, src);
+        fd_path(to, fd);
+        rc = mount(from, to, NULL, MS_BIND | (op->a & MS_REC), NULL);
+        if (rc == 0) rc = finish_mount(c, op, fd, op->a & REMOUNT_FLAGS);
+    }
+    if (fd >= 0) close_keep_errno(fd);
+    close_keep_errno(src);
+    return rc;
+}
+
+static int op_remount(struct child *c, const struct ward_op *op) {
+    c->what = op->path;
+    int base = c->root >= 0 ? c->root : open_root();
+    if (base < 0) return -1;
+    int fd = resolve(base, op->path, LEAF_NONE, 0), rc = -1;
+    struct statfs s;
+    if (fd >= 0 && fstatfs(fd, &s) == 0) {
+        unsigned long flags = (unsigned long)op->a & ~(unsigned long)MS_REMOUNT;
+        static const struct { unsigned long st, ms; } keep[] = {
+            {ST_RDONLY, MS_RDONLY}, {ST_NOSUID, MS_NOSUID}, {ST_NODEV, MS_NODEV}, {ST_NOEXEC, MS_NOEXEC},
+            {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
+        };
+        for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+            if ((keep[i].ms & ATIME_FLAGS) && (flags & ATIME_FLAGS)) continue;
+            if ((unsigned long)s.f_flags & keep[i].st) flags |= keep[i].ms;
+        }
+        char p[FD_PATH_MAX];
+        fd_path(p, fd);
+        rc = mount(NULL, p, NULL, MS_REMOUNT | flags, op->data);
+    }
+    if (fd >= 0) close_keep_errno(fd);
+    if (base != c->root) close_keep_errno(base);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Sync socket
 
 static int wait_go(struct child *c) {
@@ -391,6 +509,7 @@ static int op_fork(struct child *c) {
 
     struct ward_msg m = {.type = WARD_MSG_PID, .value = (int32_t)pid};
     ward_send_msg(c->sync, &m);
+    wipe_secrets(c->l); // this process never execs: no secret byte may stay in it
     // Keep nothing the child uses: above all the sync socket, whose EOF tells the parent the
     // child exec'd. stdio stays (it is the same terminal or pipes).
     syscall(SYS_close_range, 3U, ~0U, 0U);
@@ -717,10 +836,28 @@ static int op_exec(const struct ward_op *op) {
     return fail_with(eacces ? EACCES : ENOENT);
 }
 
-static int op_sync_ready(struct child *c) {
-    struct ward_msg m = {.type = WARD_MSG_READY};
+// Tells the parent we reached a sync point (message op->num, READY by default), then waits to be
+// released: by a byte on op->fd (the exec fifo of create/start, which outlives the creating ward
+// process: we hold it O_RDWR, so read blocks until `ward start` writes) or by GO on the socket.
+static int op_sync_ready(struct child *c, const struct ward_op *op) {
+    struct ward_msg m = {.type = op->num != 0 ? op->num : WARD_MSG_READY};
     ward_send_msg(c->sync, &m);
-    return wait_go(c);
+    if (op->fd < 0) return wait_go(c);
+    char byte;
+    for (;;) {
+        ssize_t n = read(op->fd, &byte, 1);
+        if (n == 1) break;
+        if (n < 0 && errno == EINTR) continue;
+        _exit(1); // nobody will ever start us
+    }
+    close(op->fd);
+    return 0;
+}
+
+// A fresh session keyring, so the container can't reach the caller's keys (runc does the same
+// unless --no-new-keyring).
+static int op_new_keyring(void) {
+    return syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, 0L, 0L, 0L, 0L) < 0 ? -1 : 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -764,7 +901,11 @@ static int run_op(struct child *c, const struct ward_op *op) {
     case WARD_OP_UMASK: umask((mode_t)op->a); return 0;
     case WARD_OP_SIGNALS_RESET: return op_signals_reset();
     case WARD_OP_EXEC: return op_exec(op);
-    case WARD_OP_SYNC_READY: return op_sync_ready(c);
+    case WARD_OP_SYNC_READY: return op_sync_ready(c, op);
+    case WARD_OP_NEW_KEYRING: return op_new_keyring();
+    case WARD_OP_WRITE_SECRET: return op_write_secret(c, op);
+    case WARD_OP_BIND_IN_ROOT: return op_bind_in_root(c, op);
+    case WARD_OP_REMOUNT: return op_remount(c, op);
     }
     c->what = "unknown op kind";
     return fail_with(EINVAL);

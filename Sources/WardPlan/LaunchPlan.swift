@@ -83,6 +83,7 @@ public enum ChildStep: Equatable, Sendable {
     case setGroups([UInt32])
     case setIDs(uid: UInt32, gid: UInt32)
     case capabilities(Capabilities)
+    case dropBoundingSet([Int32])
     case noNewPrivileges
     case parentDeathSignal(Int32)
     case closeFileDescriptors(preserve: Int)
@@ -90,6 +91,9 @@ public enum ChildStep: Equatable, Sendable {
     case umask(UInt32)
     case resetSignals
     case syncReady
+    case hookPoint
+    case newSessionKeyring
+    case secret(SecretStep)                               // secrets (WardPlan/SecretPlan.swift)
     case exec(Exec)
 
     public struct Mount: Equatable, Sendable {
@@ -159,6 +163,7 @@ public enum ChildStep: Equatable, Sendable {
         case .setGroups: return "setgroups"
         case .setIDs(let uid, let gid): return "setresuid \(uid) / setresgid \(gid)"
         case .capabilities: return "set capabilities"
+        case .dropBoundingSet: return "drop capabilities from the bounding set"
         case .noNewPrivileges: return "set no_new_privs"
         case .parentDeathSignal: return "set parent-death signal"
         case .closeFileDescriptors: return "close inherited fds"
@@ -166,6 +171,9 @@ public enum ChildStep: Equatable, Sendable {
         case .umask: return "umask"
         case .resetSignals: return "reset signals"
         case .syncReady: return "wait for start"
+        case .hookPoint: return "wait for createRuntime/createContainer hooks"
+        case .newSessionKeyring: return "join a new session keyring"
+        case .secret(let s): return s.label
         case .exec(let e): return "exec \(e.path)"
         }
     }

@@ -56,7 +56,7 @@ public struct ParsedMountOptions: Equatable, Sendable {
 
 public enum MountOptions {
     /// option -> (flags to set, flags to clear)
-    static let flagTable: [String: (set: UInt64, clear: UInt64)] = [
+    public static let flagTable: [String: (set: UInt64, clear: UInt64)] = [
         "async": (0, MountFlag.synchronous), "sync": (MountFlag.synchronous, 0),
         "atime": (0, MountFlag.noatime), "noatime": (MountFlag.noatime, 0),
         "bind": (MountFlag.bind, 0), "rbind": (MountFlag.bind | MountFlag.rec, 0),
@@ -77,7 +77,7 @@ public enum MountOptions {
         "remount": (MountFlag.remount, 0),
     ]
 
-    static let propagationTable: [String: UInt64] = [
+    public static let propagationTable: [String: UInt64] = [
         "private": MountFlag.private, "rprivate": MountFlag.private | MountFlag.rec,
         "shared": MountFlag.shared, "rshared": MountFlag.shared | MountFlag.rec,
         "slave": MountFlag.slave, "rslave": MountFlag.slave | MountFlag.rec,
@@ -85,7 +85,7 @@ public enum MountOptions {
     ]
 
     /// Recursive attributes (runtime-spec "rro", "rnosuid", ...): option -> (set, clear).
-    static let recursiveTable: [String: (set: UInt32, clear: UInt32)] = [
+    public static let recursiveTable: [String: (set: UInt32, clear: UInt32)] = [
         "rro": (MountAttr.rdonly, 0), "rrw": (0, MountAttr.rdonly),
         "rnosuid": (MountAttr.nosuid, 0), "rsuid": (0, MountAttr.nosuid),
         "rnodev": (MountAttr.nodev, 0), "rdev": (0, MountAttr.nodev),
@@ -99,7 +99,7 @@ public enum MountOptions {
 
     /// Options that engines pass for their own bookkeeping; they change nothing in the kernel call.
     /// `tmpcopyup` (podman) asks to copy the image's directory into the new tmpfs: not done, see README.
-    static let ignored: Set<String> = ["tmpcopyup", "notmpcopyup", "copy-symlink", "nocopyup", "z", "Z", "U", "idmap-none"]
+    public static let ignored: Set<String> = ["tmpcopyup", "notmpcopyup", "copy-symlink", "nocopyup", "z", "Z", "U", "idmap-none"]
 
     /// Options ward refuses rather than silently ignoring, with the reason.
     static let unsupported: [String: String] = [

@@ -88,7 +88,13 @@ public enum PlanBuilder {
         if let user = joins.firstIndex(where: { $0.type == "user" }) { steps.append(.joinNamespace(index: user)) }
         switch plan.idMaps {
         case .childWritesOwn(let uid, let gid): steps.append(.writeOwnIDMaps(uid: uid.line, gid: gid.line))
-        case .parentWrites, .helpers: steps.append(.waitForParent)  // the parent writes the maps, then says go
+        case .parentWrites(let uid, let gid), .helpers(let uid, let gid):
+            steps.append(.waitForParent)  // the parent writes the maps, then says go
+            // Our ids are still the host's, unmapped in here: files we create (devpts, tmpfs)
+            // would get EOVERFLOW. Become the namespace's root when it has one (runc does too).
+            if uid.contains(where: { $0.containerID == 0 }) && gid.contains(where: { $0.containerID == 0 }) {
+                steps.append(.setIDs(uid: 0, gid: 0))
+            }
         case .none: break
         }
         // The mount namespace is joined last: setns(CLONE_NEWNS) changes our root and cwd.
@@ -113,6 +119,9 @@ public enum PlanBuilder {
             steps.append(.timeNamespace(offsets: offsets))
         }
 
+        // A fresh session keyring: the caller's keys stay out of reach (runc does the same).
+        if input.options.newKeyring { steps.append(.newSessionKeyring) }
+
         // 2. Mounts, only with a mount namespace of our own (we never touch the host's tree).
         let ownMountNS = newFlags & NamespaceFlag.mount != 0
         if ownMountNS {
@@ -122,6 +131,11 @@ public enum PlanBuilder {
             // A bind of the rootfs onto itself makes it a mount point, which pivot_root requires.
             steps.append(.bindRootfs(path: input.rootfs))
             steps += try mountSteps(input: input, newFlags: newFlags, joinsUser: joinsUser)
+            // Secrets on their own memory-backed filesystem, after the config's mounts (which may
+            // provide /run) and before pivot_root (targets resolve beneath the root fd).
+            steps += try secretSteps(input: input, plan: plan, identity: identity, newFlags: newFlags, joinsUser: joinsUser)
+            // createRuntime and createContainer hooks run after the mounts, before pivot_root.
+            if hasCreateHooks(spec) { steps.append(.hookPoint) }
             steps.append(input.options.noPivot ? .chrootNoPivot : .pivotRoot)
             // Sysctls go through the container's /proc, and before readonlyPaths makes /proc/sys
             // read-only (runc's order).
@@ -168,11 +182,21 @@ public enum PlanBuilder {
         } else {
             steps.append(.setGroups(identity.additionalGids))  // also drops the host's supplementary groups
         }
+        // The bounding set needs CAP_SETPCAP, which a switch to a non-root uid takes away: drop
+        // it first, then set the other sets from the permitted set kept across the switch.
+        if let caps, !caps.dropBounding.isEmpty { steps.append(.dropBoundingSet(caps.dropBounding)) }
         steps.append(.setIDs(uid: identity.uid, gid: identity.gid))
-        if let caps { steps.append(.capabilities(caps)) }
+        if var caps {
+            caps.dropBounding = []
+            steps.append(.capabilities(caps))
+        }
         if nnp { steps.append(.noNewPrivileges) }
         // commit_creds() clears the parent-death signal on a uid change: set it after setresuid.
-        steps.append(.parentDeathSignal(sigkill))
+        // A detached container outlives the ward process that made it.
+        if !input.options.detached { steps.append(.parentDeathSignal(sigkill)) }
+        // create/start: wait here, every setup step done, for `ward start` (or the parent's
+        // startContainer hooks); before the fd sweep, which would close the exec fifo.
+        if input.options.waitForStart || !(spec.hooks?.startContainer ?? []).isEmpty { steps.append(.syncReady) }
 
         // 7. Nothing of the host may survive into the workload: close every inherited fd, and only
         //    then chdir, so a leaked directory fd can't become the cwd (CVE-2024-21626).
@@ -180,7 +204,6 @@ public enum PlanBuilder {
         steps.append(.chdir(process.cwd))
         steps.append(.umask(process.user.umask ?? 0o022))
         steps.append(.resetSignals)
-        if input.options.waitForStart { steps.append(.syncReady) }
 
         // 8. Seccomp last, so the filter need not allow any setup syscall; then exec.
         if !seccompEarly, let s = plan.seccomp { steps.append(.seccomp(flags: s.loadFlags)) }
@@ -190,6 +213,10 @@ public enum PlanBuilder {
         let args = process.args ?? []
         steps.append(.exec(.init(path: args.first ?? "", args: args, env: env, searchPath: path)))
         return steps
+    }
+
+    static func hasCreateHooks(_ spec: Spec) -> Bool {
+        !((spec.hooks?.prestart ?? []) + (spec.hooks?.createRuntime ?? []) + (spec.hooks?.createContainer ?? [])).isEmpty
     }
 
     /// Hostname, domain name and sysctls (in the container's own uts/ipc/net namespaces).
@@ -208,7 +235,7 @@ public enum PlanBuilder {
 
     static func mountSteps(input: PlanInput, newFlags: UInt64, joinsUser: Bool) throws(PlanError) -> [ChildStep] {
         let file = input.file
-        let inUserNS = newFlags & NamespaceFlag.user != 0 || joinsUser || !input.caller.isRoot
+        let inUserNS = newFlags & NamespaceFlag.user != 0 || joinsUser || !input.caller.isRoot || !input.inInitialUserNamespace
         let ownNet = newFlags & NamespaceFlag.network != 0
         let ownIPC = newFlags & NamespaceFlag.ipc != 0
         var steps: [ChildStep] = []

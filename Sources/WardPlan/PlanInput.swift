@@ -36,6 +36,10 @@ public struct LaunchOptions: Equatable, Sendable {
     public var consoleSocket = false
     /// create/start split: stop before exec until released.
     public var waitForStart = false
+    /// The container outlives this ward process (create, run --detach): no parent-death signal.
+    public var detached = false
+    /// Join a fresh session keyring (runc's default; --no-new-keyring turns it off).
+    public var newKeyring = true
     public init() {}
 }
 
@@ -55,7 +59,12 @@ public struct PlanInput: Sendable {
     public var group: String?
     /// /proc/sys/kernel/cap_last_cap.
     public var capLastCap: Int32 = 40
+    /// false when ward itself already runs inside a user namespace (e.g. rootless podman's):
+    /// then even uid 0 can't mknod, and devices are bind-mounted.
+    public var inInitialUserNamespace = true
     public var options = LaunchOptions()
+    /// Host-mounted secrets (--secret): targets, sizes, owners; never the bytes.
+    public var secrets = SecretsInput()
 
     public init(spec: Spec, bundle: String, rootfs: String, caller: Caller) {
         self.spec = spec; self.bundle = bundle; self.rootfs = rootfs; self.caller = caller

@@ -56,11 +56,11 @@ public enum SeccompAction {
 }
 
 public enum SeccompResolver {
-    static let compareOps: [String: UInt32] = [
+    public static let compareOps: [String: UInt32] = [
         "SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
         "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7,
     ]
-    static let loadFlags: [String: UInt32] = [
+    public static let loadFlags: [String: UInt32] = [
         "SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2,
         "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32,
     ]

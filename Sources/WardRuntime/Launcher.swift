@@ -13,6 +13,8 @@ public struct RunRequest {
     public var options = LaunchOptions()
     public var timeout: Double?
     public var environment: [String: String] = [:]
+    /// --secret: read before planning, wiped right after clone (WardRuntime/Secrets.swift).
+    public var secrets: SecretStore?
     public init(bundle: BundleDirectory) { self.bundle = bundle }
 }
 
@@ -35,6 +37,7 @@ public enum Launcher {
         var input = PlanInput(spec: bundle.spec, bundle: bundle.path, rootfs: bundle.rootfs, caller: caller)
         input.file = bundle.configFile.hasSuffix("/config.json") ? "config.json" : bundle.configFile
         input.options = request.options
+        input.secrets = request.secrets?.planInput() ?? SecretsInput()
         if let text = try? Sys.readFile("/proc/sys/kernel/cap_last_cap"),
            let last = Int32(String(decoding: text, as: UTF8.self).trimmingWhitespace) {
             input.capLastCap = last
@@ -57,26 +60,57 @@ public enum Launcher {
         }
     }
 
-    /// Launches the plan and waits for the workload. Returns its outcome.
-    public static func run(_ plan: LaunchPlan, request: RunRequest, log: Log) throws(WardError) -> RunOutcome {
-        for notice in plan.notices { Sys.stderr(notice) }
+    /// fds the child needs beyond the plan: the exec fifo (create/start) and a console socket.
+    public struct Handles {
+        public var execFifo: Int32 = -1
+        public var consoleSocket: Int32 = -1
+        /// Secret bytes for the child's op array; wiped in ward right after clone.
+        public var secrets: SecretStore?
+        public init(secrets: SecretStore? = nil) { self.secrets = secrets }
+    }
 
-        var program: [UInt8]?
-        let seccompStart = Clock.now()
-        defer { log.debug("timing: seccomp program ready in \(Clock.since(seccompStart)) µs") }
-        if let filter = plan.seccomp {
-            do {
-                let result = try SeccompCache(environment: request.environment).program(for: filter)
-                program = result.program
-                switch result.outcome {
-                case .hit: log.debug("seccomp: cache hit \(result.key) (\(result.program.count / 8) instructions; libseccomp compiler not called)")
-                case .compiled: log.debug("seccomp: compiled with libseccomp \(SeccompResolver.libseccompVersion) (\(result.program.count / 8) instructions), cached as \(result.key)")
-                case .uncached(let reason): log.debug("seccomp: compiled with libseccomp, not cached: \(reason)")
-                }
-            } catch {
-                throw WardError("config.json: linux.seccomp: \(error.description)")
+    /// Launches the plan and waits for the workload (foreground `run`). Runs the config's hooks
+    /// at their moments, keeps `state` current under `store` when given, and returns the outcome.
+    public static func run(_ plan: LaunchPlan, request: RunRequest, log: Log,
+                           registration: Registration? = nil) throws(WardError) -> RunOutcome {
+        let supervisor = try launch(plan, environment: request.environment, timeout: request.timeout, log: log, handles: Handles(secrets: request.secrets))
+        let hooks = request.bundle.spec.hooks
+        do throws(WardError) {
+            try runCreateHooks(supervisor, hooks: hooks, registration: registration, log: log)
+            if plan.steps.contains(.syncReady) {
+                // startContainer hooks: in the container, after setup, before the workload.
+                try supervisor.waitFor(message: Int32(WARD_MSG_READY.rawValue))
+                try HookRunner.run(hooks?.startContainer, phase: "startContainer", state: registration?.state(pid: supervisor.pid, "running"),
+                                   enterPID: supervisor.pid, log: log)
+                supervisor.sendGo()
             }
+        } catch {
+            supervisor.killAndReap()
+            throw error
         }
+        registration?.update(pid: supervisor.pid, status: "running")
+        HookRunner.runWarning(hooks?.poststart, phase: "poststart", state: registration?.state(pid: supervisor.pid, "running"), log: log)
+        return try supervisor.wait()
+    }
+
+    /// prestart + createRuntime in the runtime namespace, createContainer in the container's,
+    /// while the child waits at its hook point (after its mounts, before pivot_root).
+    static func runCreateHooks(_ supervisor: Supervisor, hooks: Hooks?, registration: Registration?, log: Log) throws(WardError) {
+        guard supervisor.plan.steps.contains(.hookPoint) else { return }
+        try supervisor.waitFor(message: Int32(WARD_MSG_HOOKS.rawValue))
+        let state = registration?.state(pid: supervisor.pid, "creating")
+        try HookRunner.run(hooks?.prestart, phase: "prestart", state: state, enterPID: nil, log: log)
+        try HookRunner.run(hooks?.createRuntime, phase: "createRuntime", state: state, enterPID: nil, log: log)
+        try HookRunner.run(hooks?.createContainer, phase: "createContainer", state: state, enterPID: supervisor.pid, log: log)
+        supervisor.sendGo()
+    }
+
+    /// Compiles (or fetches) the seccomp program, clones the child, writes its id maps and
+    /// releases it. Returns the supervisor that owns the child from here on.
+    static func launch(_ plan: LaunchPlan, environment: [String: String], timeout: Double?, log: Log,
+                       handles: Handles) throws(WardError) -> Supervisor {
+        for notice in plan.notices { Sys.stderr(notice) }
+        let program = try seccompProgram(plan, environment: environment, log: log)
 
         var joinFDs: [Int32] = []
         defer { for fd in joinFDs { close(fd) } }
@@ -90,7 +124,8 @@ public enum Launcher {
 
         let lowered: Lowering
         do {
-            lowered = try Lowering(plan: plan, seccompProgram: program, joinFDs: joinFDs, consoleSocketFD: -1)
+            lowered = try Lowering(plan: plan, seccompProgram: program, joinFDs: joinFDs,
+                                   consoleSocketFD: handles.consoleSocket, execFifoFD: handles.execFifo, secrets: handles.secrets)
         } catch {
             throw WardError(error.description)
         }
@@ -103,7 +138,7 @@ public enum Launcher {
         // the child unblocks them just before exec.
         let signals = forwarded + [SIGCHLD, SIGWINCH]
         let sigfd = signals.withUnsafeBufferPointer { ward_signalfd($0.baseAddress, Int32($0.count)) }
-        guard sigfd >= 0 else { throw WardError("signalfd: \(ErrnoName.of(errno))") }
+        guard sigfd >= 0 else { close(pair[0]); close(pair[1]); throw WardError("signalfd: \(ErrnoName.of(errno))") }
 
         let started = Clock.now()
         let pid: pid_t = lowered.ops.withUnsafeBufferPointer { ops in
@@ -112,6 +147,7 @@ public enum Launcher {
             return ward_clone_and_run(&launch)
         }
         close(pair[1])
+        handles.secrets?.wipe()  // the child has its own copy (or none: clone failed)
         guard pid > 0 else {
             let e = errno
             close(pair[0]); close(sigfd)
@@ -121,23 +157,34 @@ public enum Launcher {
         }
         log.debug("cloned pid \(pid) with flags 0x\(String(plan.cloneFlags, radix: 16)) in \(Clock.since(started)) µs")
 
-        let supervisor = Supervisor(pid: pid, sync: pair[0], signalFD: sigfd, plan: plan, timeout: request.timeout, log: log)
+        let supervisor = Supervisor(pid: pid, sync: pair[0], signalFD: sigfd, plan: plan, timeout: timeout, log: log)
         do {
             try writeIDMaps(plan.idMaps, pid: pid, log: log)
             switch plan.idMaps {
-            case .parentWrites, .helpers:
-                var go = ward_msg()
-                go.type = Int32(WARD_MSG_GO.rawValue)
-                _ = ward_send_msg(pair[0], &go)
-            case .none, .childWritesOwn:
-                break  // nothing to wait for: the child maps itself or needs no map
+            case .parentWrites, .helpers: supervisor.sendGo()
+            case .none, .childWritesOwn: break  // nothing to wait for: the child maps itself or needs no map
             }
         } catch {
-            kill(pid, SIGKILL)
-            _ = try? supervisor.wait()
+            supervisor.killAndReap()
             throw error
         }
-        return try supervisor.wait()
+        return supervisor
+    }
+
+    static func seccompProgram(_ plan: LaunchPlan, environment: [String: String], log: Log) throws(WardError) -> [UInt8]? {
+        guard let filter = plan.seccomp else { return nil }
+        let started = Clock.now()
+        do {
+            let result = try SeccompCache(environment: environment).program(for: filter)
+            switch result.outcome {
+            case .hit: log.debug("seccomp: cache hit \(result.key) (\(result.program.count / 8) instructions; libseccomp compiler not called) in \(Clock.since(started)) µs")
+            case .compiled: log.debug("seccomp: compiled with libseccomp \(SeccompResolver.libseccompVersion) (\(result.program.count / 8) instructions), cached as \(result.key), in \(Clock.since(started)) µs")
+            case .uncached(let reason): log.debug("seccomp: compiled with libseccomp, not cached: \(reason)")
+            }
+            return result.program
+        } catch {
+            throw WardError("config.json: linux.seccomp: \(error.description)")
+        }
     }
 
     static func writeIDMaps(_ maps: IDMapPlan, pid: pid_t, log: Log) throws(WardError) {
@@ -213,14 +260,36 @@ public enum Clock {
 /// posix_spawn a helper and wait for it (the parent is single-threaded; no fork of Swift).
 enum Spawn {
     static func run(_ args: [String]) -> Int32 {
-        var pid: pid_t = 0
-        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var env: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin")] + [nil]
-        defer { for p in env { free(p) } }
-        guard posix_spawn(&pid, args[0], nil, nil, &argv, &env) == 0 else { return -1 }
+        guard let pid = spawn(path: args[0], argv: args, env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]) else { return -1 }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return status
+    }
+
+    /// posix_spawn with an empty signal mask and default dispositions (ward blocks the signals it
+    /// forwards; a helper must not inherit that). `stdin`, when given, becomes the child's fd 0.
+    static func spawn(path: String, argv args: [String], env: [String], stdin: Int32 = -1) -> pid_t? {
+        var pid: pid_t = 0
+        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
+        defer { for p in envp { free(p) } }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if stdin >= 0 { posix_spawn_file_actions_adddup2(&actions, stdin, 0) }
+        let rc = posix_spawn(&pid, path, &actions, &attr, &argv, &envp)
+        guard rc == 0 else { errno = rc; return nil }
+        return pid
     }
 }

@@ -69,7 +69,8 @@ struct Lowering {
     let arena = Arena()
     private(set) var ops: [ward_op] = []
 
-    init(plan: LaunchPlan, seccompProgram: [UInt8]?, joinFDs: [Int32], consoleSocketFD: Int32) throws(SystemError) {
+    init(plan: LaunchPlan, seccompProgram: [UInt8]?, joinFDs: [Int32], consoleSocketFD: Int32, execFifoFD: Int32 = -1,
+         secrets: SecretStore? = nil) throws(SystemError) {
         for step in plan.steps {
             var op = ward_op()
             op.fd = -1
@@ -185,6 +186,10 @@ struct Lowering {
                 op.ptr2 = state
                 op.len3 = Int32(caps.ambient.count)
                 op.ptr3 = arena.array(caps.ambient.map { Int32($0) })
+            case .dropBoundingSet(let caps):
+                op.kind = WARD_OP_CAPS.rawValue
+                op.len = Int32(caps.count)
+                op.ptr = arena.array(caps)
             case .noNewPrivileges: op.kind = WARD_OP_NO_NEW_PRIVS.rawValue
             case .parentDeathSignal(let signal):
                 op.kind = WARD_OP_PDEATHSIG.rawValue
@@ -199,13 +204,20 @@ struct Lowering {
                 op.kind = WARD_OP_UMASK.rawValue
                 op.a = UInt64(mask)
             case .resetSignals: op.kind = WARD_OP_SIGNALS_RESET.rawValue
-            case .syncReady: op.kind = WARD_OP_SYNC_READY.rawValue
+            case .syncReady:
+                op.kind = WARD_OP_SYNC_READY.rawValue
+                op.fd = execFifoFD
+            case .hookPoint:
+                op.kind = WARD_OP_SYNC_READY.rawValue
+                op.num = Int32(WARD_MSG_HOOKS.rawValue)
+            case .newSessionKeyring: op.kind = WARD_OP_NEW_KEYRING.rawValue
+            case .secret(let s): try Self.lowerSecret(s, into: &op, arena: arena, secrets: secrets)
             case .exec(let e):
                 op.kind = WARD_OP_EXEC.rawValue
                 op.path = arena.string(e.path)
                 op.source = arena.string(e.searchPath)
                 op.ptr = arena.stringArray(e.args)
-                op.ptr2 = arena.stringArray(e.env)
+                Self.lowerEnvironment(e.env, into: &op, arena: arena, secrets: secrets)
             }
             ops.append(op)
         }

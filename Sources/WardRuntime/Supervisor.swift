@@ -1,5 +1,6 @@
 import CWardShim
 import WardPlan
+import WardSpec
 import WardSystem
 
 #if canImport(Glibc)
@@ -7,13 +8,44 @@ import Glibc
 #endif
 
 /// --debug / --log output. Never given secret material.
+/// With `--log FILE` every message also goes to FILE, as text or (`--log-format json`) as JSON
+/// lines `{"level","msg","time"}`, which is what podman and containerd read back on failure.
 public final class Log {
     public var debugEnabled: Bool
     let fd: Int32
-    public init(debug: Bool, fd: Int32 = 2) { self.debugEnabled = debug; self.fd = fd }
+    let file: Int32
+    let json: Bool
+
+    public init(debug: Bool, fd: Int32 = 2, file: String? = nil, json: Bool = false) {
+        self.debugEnabled = debug
+        self.fd = fd
+        self.json = json
+        self.file = file.map { open($0, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600) } ?? -1
+    }
+
+    deinit { if file >= 0 { close(file) } }
+
     public func debug(_ message: @autoclosure () -> String) {
         guard debugEnabled else { return }
-        _ = Sys.writeAll(fd: fd, "ward: debug: \(message())\n")
+        emit("debug", message())
+    }
+
+    public func warning(_ message: String) { emit("warning", message) }
+
+    public func error(_ message: String) { emit("error", message) }
+
+    func emit(_ level: String, _ message: String) {
+        let text = level == "error" ? "ward: \(message)\n" : "ward: \(level): \(message)\n"
+        // With a log file, errors still go to stderr too (a person may be watching), the rest only to the file.
+        if file < 0 || level == "error" { _ = Sys.writeAll(fd: fd, text) }
+        guard file >= 0 else { return }
+        if json {
+            let line = JSONValue.object(["level": .string(level == "warning" ? "warn" : level), "msg": .string(message),
+                                         "time": .string(Timestamp.rfc3339Now())]).jsonText
+            _ = Sys.writeAll(fd: file, line + "\n")
+        } else {
+            _ = Sys.writeAll(fd: file, text)
+        }
     }
 }
 
@@ -31,6 +63,8 @@ final class Supervisor {
     var stdinOpen = false
     var savedTermios: termios?
     var setupError: ward_msg?
+    var received: Set<Int32> = []
+    var detached = false
     var syncOpen = true
     var status: Int32?
     var timedOut = false
@@ -42,12 +76,54 @@ final class Supervisor {
 
     deinit {
         restoreTerminal()
-        for fd in [sync, signalFD, timerFD, master] where fd >= 0 { close(fd) }
+        if !detached { for fd in [sync, signalFD, timerFD] where fd >= 0 { close(fd) } }
+        if master >= 0 { close(master) }
     }
 
     /// Runs the loop until the child has been reaped and the pty drained.
     func wait() throws(WardError) -> RunOutcome {
-        while status == nil || master >= 0 {
+        loop { $0.status != nil && $0.master < 0 }
+        while syncOpen { handleSync() }  // an error message may still be queued after the child exited
+        return try outcome()
+    }
+
+    /// Runs the loop until the child sends `message` (it then waits for `sendGo`). A setup error
+    /// or the child's death before that is thrown as the launch's error.
+    func waitFor(message: Int32) throws(WardError) {
+        loop { $0.received.contains(message) || $0.setupError != nil || $0.status != nil || !$0.syncOpen }
+        if received.contains(message) && setupError == nil { return }
+        killAndReap()
+        _ = try outcome()  // throws the setup error if there is one
+        throw WardError("the container's init exited during setup (status \(status ?? -1))")
+    }
+
+    /// Lets the child go on without us (create): it must not be killed when we exit.
+    func detach() {
+        status = status ?? 0
+        for fd in [sync, signalFD, timerFD] where fd >= 0 { close(fd) }
+        detached = true
+    }
+
+    /// Releases the child from a sync point (id maps written, hooks run, started).
+    func sendGo() {
+        var go = ward_msg()
+        go.type = Int32(WARD_MSG_GO.rawValue)
+        _ = ward_send_msg(sync, &go)
+    }
+
+    /// For failures of ward's own after clone: the child (pid 1 of its namespace, with it every
+    /// process in it) goes, and is reaped so nothing is left behind.
+    func killAndReap() {
+        if status == nil {
+            kill(pid, SIGKILL)
+            var st: Int32 = 0
+            while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
+            status = st
+        }
+    }
+
+    func loop(until done: (Supervisor) -> Bool) {
+        while !done(self) {
             var fds: [pollfd] = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
             if syncOpen { fds.append(pollfd(fd: sync, events: Int16(POLLIN), revents: 0)) }
             if timerFD >= 0 { fds.append(pollfd(fd: timerFD, events: Int16(POLLIN), revents: 0)) }
@@ -68,8 +144,6 @@ final class Supervisor {
                 }
             }
         }
-        while syncOpen { handleSync() }  // an error message may still be queued after the child exited
-        return try outcome()
     }
 
     func handleSignal() {
@@ -106,6 +180,7 @@ final class Supervisor {
             log.debug("setup finished (sync socket closed)")
             return
         }
+        received.insert(msg.type)
         switch msg.type {
         case Int32(WARD_MSG_ERROR.rawValue):
             setupError = msg
@@ -207,6 +282,8 @@ final class Supervisor {
 
     static func hint(step: ChildStep?, err: Int32) -> String? {
         switch (step, err) {
+        case (.secret(let s)?, _) where s.hint(errno: err) != nil:
+            return s.hint(errno: err)
         case (.exec(let e)?, ENOENT):
             return "process.args[0] \"\(e.path)\" was not found in the rootfs (PATH=\(e.searchPath))"
         case (.exec?, EACCES):

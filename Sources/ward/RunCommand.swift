@@ -1,18 +1,42 @@
 import WardPlan
 import WardRuntime
 
+/// Options `run` and `create` share.
+let bundleOptions: [OptionSpec] = [
+    OptionSpec(names: ["--bundle", "-b"], value: "DIR", help: "The bundle directory (config.json and the rootfs). Default: the current directory."),
+    OptionSpec(names: ["--config", "-f"], value: "FILE", help: "Use this config file instead of BUNDLE/config.json."),
+    OptionSpec(names: ["--pid-file"], value: "FILE", help: "Write the container init's pid to FILE."),
+    OptionSpec(names: ["--console-socket"], value: "SOCKET", help: "Send the pty master over this AF_UNIX socket (process.terminal)."),
+    OptionSpec(names: ["--preserve-fds"], value: "N", help: "Pass fds 3 .. 3+N-1 on to the workload."),
+    OptionSpec(names: ["--no-pivot"], value: nil, help: "Use MS_MOVE + chroot instead of pivot_root (for a rootfs on ramfs)."),
+    OptionSpec(names: ["--no-new-keyring"], value: nil, help: "Keep the caller's session keyring instead of a fresh one."),
+]
+
+/// Loads the bundle and turns the shared options into a request.
+func runRequest(_ args: ParsedArguments, _ context: Context) throws(WardError) -> RunRequest {
+    let preserve: Int
+    do throws(UsageError) { preserve = try args.int("--preserve-fds") ?? 0 } catch { throw WardError(error.message) }
+    let start = Clock.now()
+    let bundle = try BundleDirectory.load(path: args.value("--bundle") ?? ".", configPath: args.value("--config"))
+    context.log.debug("timing: bundle loaded (config decoded and validated) in \(Clock.since(start)) µs")
+    var request = RunRequest(bundle: bundle)
+    request.options.noPivot = args.flag("--no-pivot")
+    request.options.preserveFDs = preserve
+    request.options.newKeyring = !args.flag("--no-new-keyring")
+    request.environment = context.environment
+    return request
+}
+
 let runCommand = Command(
     spec: CommandSpec(
         name: "run",
         abstract: "Run a container from an OCI bundle and wait for it; exit with its status.",
-        options: [
-            OptionSpec(names: ["--bundle", "-b"], value: "DIR", help: "The bundle directory (config.json and the rootfs). Default: the current directory."),
-            OptionSpec(names: ["--config", "-f"], value: "FILE", help: "Use this config file instead of BUNDLE/config.json."),
+        options: bundleOptions + [
             OptionSpec(names: ["--timeout"], value: "DURATION", help: "Kill the container after this long (90, 90s, 5m, 1h) and exit 124."),
-            OptionSpec(names: ["--no-pivot"], value: nil, help: "Use MS_MOVE + chroot instead of pivot_root (for a rootfs on ramfs)."),
-            OptionSpec(names: ["--preserve-fds"], value: "N", help: "Pass fds 3 .. 3+N-1 on to the workload."),
-        ],
-        positionals: [("ID", "A name for the container (optional).")]),
+            OptionSpec(names: ["--detach", "-d"], value: nil, help: "Start it and return at once (create + start)."),
+            OptionSpec(names: ["--keep"], value: nil, help: "Keep the stopped container's state (remove it with 'ward delete')."),
+        ] + SecretFlags.options,
+        positionals: [("ID", "A name for the container (default: a generated ward-XXXXXXXXXXXX).")]),
     run: { args, context throws(WardError) in
         var timeout: Double?
         if let text = args.value("--timeout") {
@@ -21,17 +45,36 @@ let runCommand = Command(
             }
             timeout = seconds
         }
-        let preserve: Int
-        do throws(UsageError) { preserve = try args.int("--preserve-fds") ?? 0 } catch { throw WardError("run: \(error.message)") }
-        let start = Clock.now()
-        let bundle = try BundleDirectory.load(path: args.value("--bundle") ?? ".", configPath: args.value("--config"))
-        context.log.debug("timing: bundle loaded (config decoded and validated) in \(Clock.since(start)) µs")
-        var request = RunRequest(bundle: bundle)
-        request.options.noPivot = args.flag("--no-pivot")
-        request.options.preserveFDs = preserve
+        let id = args.positionals.first ?? Lifecycle.generatedID()
+        try StateStore.validate(id: id)
+        var request = try runRequest(args, context)
         request.timeout = timeout
-        request.environment = context.environment
-        let plan = try Launcher.plan(request)
-        context.log.debug("timing: plan built at \(Clock.since(start)) µs")
-        return try Launcher.run(plan, request: request, log: context.log).exitCode
+        let secrets = try SecretFlags.parse(args, environment: context.environment)
+        if args.flag("--detach") && !secrets.isEmpty {
+            throw WardError("run: --secret and --secret-env can't be combined with --detach yet (EINVAL); run in the foreground")
+        }
+        request.secrets = try SecretStore.load(secrets, bundle: request.bundle, preserveFDs: request.options.preserveFDs, log: context.log)
+        if args.flag("--detach") {
+            var options = Lifecycle.CreateOptions(id: id)
+            options.pidFile = args.value("--pid-file")
+            options.consoleSocket = args.value("--console-socket")
+            _ = try Lifecycle.create(request, options: options, store: context.store, log: context.log)
+            try Lifecycle.start(id: id, store: context.store, log: context.log)
+            return 0
+        }
+        let registration = try Registration.register(store: context.store, id: id, bundle: request.bundle)
+        let outcome: RunOutcome
+        do throws(WardError) {
+            let plan = try Launcher.plan(request)
+            context.log.debug("timing: plan built")
+            outcome = try Launcher.run(plan, request: request, log: context.log, registration: registration)
+        } catch {
+            registration.remove()
+            throw error
+        }
+        registration.update(pid: 0, status: "stopped")
+        HookRunner.runWarning(request.bundle.spec.hooks?.poststop, phase: "poststop",
+                              state: registration.state(pid: 0, "stopped"), log: context.log)
+        if !args.flag("--keep") { registration.remove() }
+        return outcome.exitCode
     })

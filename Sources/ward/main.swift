@@ -16,15 +16,25 @@ struct Context {
     var global: ParsedArguments
     var log: Log
     var environment: [String: String]
+    var store: StateStore
 }
 
 let globalOptions: [OptionSpec] = [
+    OptionSpec(names: ["--root"], value: "DIR", help: "State directory (default $XDG_RUNTIME_DIR/ward, /run/ward for root)."),
+    OptionSpec(names: ["--log"], value: "FILE", help: "Also write messages to FILE."),
+    OptionSpec(names: ["--log-format"], value: "text|json", help: "Format of --log (json lines: level, msg, time)."),
+    OptionSpec(names: ["--systemd-cgroup"], value: nil, help: "Accepted for runc compatibility; ward manages no cgroups."),
+    OptionSpec(names: ["--cgroup-manager"], value: "MANAGER", help: "cgroupfs|systemd|disabled; accepted for crun compatibility, ward manages no cgroups."),
+    OptionSpec(names: ["--rootless"], value: "true|false|auto", help: "Accepted for runc compatibility; ward detects it."),
     OptionSpec(names: ["--debug"], value: nil, help: "Print what ward does, step by step, on stderr."),
     OptionSpec(names: ["--version", "-v"], value: nil, help: "Print the version."),
     OptionSpec(names: ["--help", "-h"], value: nil, help: "Show this help."),
 ]
 
-let commands: [Command] = [runCommand, specCommand]
+let commands: [Command] = [
+    runCommand, createCommand, startCommand, stateCommand, killCommand, deleteCommand, execCommand,
+    listCommand, psCommand, pauseCommand, resumeCommand, featuresCommand, specCommand,
+]
 
 func usage() -> String {
     var text = """
@@ -73,11 +83,18 @@ func main() -> Int32 {
         let (parsed, _) = try ArgumentParser.parse(rest.dropFirst(), options: command.spec.options + common,
                                                    positionalLimit: command.spec.positionals.count)
         if parsed.flag("--help") { print(ArgumentParser.help(for: command.spec), terminator: ""); return 0 }
-        let context = Context(global: global, log: Log(debug: global.flag("--debug") || parsed.flag("--debug")), environment: environment())
+        if let format = global.value("--log-format"), format != "text" && format != "json" {
+            throw UsageError("--log-format \"\(format)\": expected text or json")
+        }
+        let log = Log(debug: global.flag("--debug") || parsed.flag("--debug"), file: global.value("--log"),
+                      json: global.value("--log-format") == "json")
+        let env = environment()
+        let context = Context(global: global, log: log, environment: env,
+                              store: StateStore(root: global.value("--root"), environment: env))
         do {
             return try command.run(parsed, context)
         } catch {
-            Sys.stderr("ward: \(error.message)")
+            log.error(error.message)
             return error.exitCode
         }
     } catch {

@@ -30,7 +30,6 @@ struct IDMappingTests {
     @Test("rootless: a config without a user namespace gets one, with a notice on stderr")
     func rootlessAddsUserNamespace() async throws {
         let user = Harness.user
-        try #require(user.uid != 0, "needs an unprivileged test user")
         let r = try await runScript(Self.probe) {
             $0.removeNamespace("user")
             $0["linux.uidMappings"] = nil
@@ -43,7 +42,8 @@ struct IDMappingTests {
         #expect(keyValues(r.stdout)["uid"] == "0")
     }
 
-    @Test("multi-range map as the unprivileged user (newuidmap/newgidmap) and process.user 1000")
+    @Test("multi-range map as the unprivileged user (newuidmap/newgidmap) and process.user 1000",
+          .enabled(if: Harness.userHasSubIDs, "the test user has no /etc/subuid and /etc/subgid ranges"))
     func multiRangeUnprivileged() async throws {
         let user = Harness.user
         let sub = try #require(user.subIDRange("/etc/subuid"), "\(user.name) has no /etc/subuid range")
@@ -64,12 +64,31 @@ struct IDMappingTests {
         #expect(kv["gid"] == "1000", "\(r)")
     }
 
+    @Test("a non-root process.user gets exactly the configured capabilities (CAP_KILL = 0x20)",
+          .enabled(if: Harness.userHasSubIDs, "the test user has no /etc/subuid and /etc/subgid ranges"))
+    func nonRootUserWithCapabilities() async throws {
+        let user = Harness.user
+        let sub = try #require(user.subIDRange("/etc/subuid"), "\(user.name) has no /etc/subuid range")
+        let subg = try #require(user.subIDRange("/etc/subgid"), "\(user.name) has no /etc/subgid range")
+        let r = try await runScript(Self.probe) {
+            $0["linux.uidMappings"] = [["containerID": 0, "hostID": user.uid, "size": 1],
+                                       ["containerID": 1, "hostID": sub.start, "size": sub.count]]
+            $0["linux.gidMappings"] = [["containerID": 0, "hostID": user.gid, "size": 1],
+                                       ["containerID": 1, "hostID": subg.start, "size": subg.count]]
+            $0["process.user"] = ["uid": 1000, "gid": 1000]
+            $0.setCapabilities(["CAP_KILL"])
+        }
+        let kv = keyValues(r.stdout)
+        #expect(kv["uid"] == "1000", "\(r)")
+        #expect(kv["CapEff"] == "0000000000000020", "\(r)")
+        #expect(kv["CapBnd"] == "0000000000000020", "\(r)")
+    }
+
     @Test("a range not delegated in /etc/subuid is refused before anything starts")
     func undelegatedRange() async throws {
         try await withSandbox(script: "true", configure: {
             $0["linux.uidMappings"] = [["containerID": 0, "hostID": 4_000_000, "size": 10]]
         }) { sb in
-            try #require(Harness.user.uid != 0, "needs an unprivileged test user")
             let r = try await sb.run()
             #expect(r.status == 125, "\(r)")
             #expect(r.stderr.contains("linux.uidMappings[0]"), "\(r)")

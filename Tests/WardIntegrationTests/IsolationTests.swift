@@ -99,7 +99,7 @@ struct IsolationTests {
             try FileManager.default.createDirectory(atPath: sb.rootfs + "/srv", withIntermediateDirectories: true)
             try "hidden\n".write(toFile: sb.rootfs + "/srv/hidden", atomically: false, encoding: .utf8)
             try "top secret\n".write(toFile: sb.rootfs + "/etc/secret", atomically: false, encoding: .utf8)
-            try sb.chownToUser(sb.rootfs)
+            try await sb.chownToUser(sb.rootfs)
             let r = try await sb.run()
             #expect(r.status == 0, "\(r)")
             let kv = keyValues(r.stdout)
@@ -134,12 +134,14 @@ struct IsolationTests {
         #expect(kv["cwd"] == "/etc", "\(r)")
     }
 
-    @Test("ward's own environment does not reach the workload")
+    @Test("ward's own environment does not reach the workload, only process.env")
     func hostEnvironmentNotInherited() async throws {
         let r = try await runScript(#"env | sort"#)
-        #expect(!r.stdout.contains("WARD_TEST_TOKEN"), "\(r)")
         #expect(!r.stdout.contains("XDG_CACHE_HOME"), "\(r)")
+        #expect(!r.stdout.contains("LANG=C"), "\(r)")
+        #expect(!r.stdout.contains("/tmp/ward-it"), "ward's HOME leaked: \(r)")
         #expect(r.stdout.contains("TERM=xterm"), "\(r)")
+        #expect(r.stdout.contains("HOME=/root"), "\(r)")
     }
 
     @Test("no inherited fds: ward is started with extra fds (a file, a directory) and the workload sees only 0 1 2")
@@ -172,6 +174,26 @@ struct IsolationTests {
             #expect(shellFDs == ["0", "1", "2"], "\(r)")
             // ls holds 0 1 2 and the directory fd it is reading, at the lowest free number.
             #expect(selfFDs == ["0", "1", "2", "3"], "\(r)")
+        }
+    }
+
+    @Test("--preserve-fds 1 passes fd 3 on, and only it")
+    func preserveFileDescriptors() async throws {
+        try await withSandbox(script: #"echo SHELL; ls -1 /proc/$$/fd; echo END; cat <&3"#) { sb in
+            try "through fd 3\n".write(toFile: sb.dir + "/fd3.txt", atomically: false, encoding: .utf8)
+            try await sb.chownToUser(sb.dir + "/fd3.txt")
+            let three = open(sb.dir + "/fd3.txt", O_RDONLY | O_CLOEXEC)
+            let other = open(sb.bundle + "/config.json", O_RDONLY | O_CLOEXEC)
+            defer { close(three); close(other) }
+            let r = try await sb.run(["--preserve-fds", "1"], extraFDs: [3: three, 6: other])
+            #expect(r.status == 0, "\(r)")
+            let lines = r.stdout.split(separator: "\n").map(String.init)
+            if let s = lines.firstIndex(of: "SHELL"), let e = lines.firstIndex(of: "END") {
+                #expect(Set(lines[(s + 1)..<e]) == ["0", "1", "2", "3"], "\(r)")
+            } else {
+                Issue.record("unexpected output: \(r)")
+            }
+            #expect(r.stdout.hasSuffix("through fd 3\n"), "\(r)")
         }
     }
 }

@@ -47,7 +47,7 @@ struct LifecycleTests {
     @Test("SIGTERM to ward reaches the workload's handler; ward exits with the workload's status")
     func forwardedTermHandled() async throws {
         try await withSandbox(script: #"trap "exit 7" TERM; echo ready; while :; do sleep 0.1; done"#) { sb in
-            let child = try sb.start()
+            let child = try await sb.start()
             #expect(await child.waitForOutput("ready"), "workload never started: \(child.stderrSoFar)")
             child.signal(SIGTERM)
             let r = await child.wait(timeout: 20)
@@ -73,7 +73,7 @@ struct LifecycleTests {
     func signalForwarding(_ sig: Forwarded) async throws {
         let script = #"trap 'echo "caught=\#(sig.name)"; exit \#(sig.exitCode)' \#(sig.name); echo ready; while :; do sleep 0.1; done"#
         try await withSandbox(script: script) { sb in
-            let child = try sb.start()
+            let child = try await sb.start()
             #expect(await child.waitForOutput("ready"), "workload never started: \(child.stderrSoFar)")
             child.signal(sig.number)
             let r = await child.wait(timeout: 20)
@@ -117,7 +117,7 @@ struct LifecycleTests {
     @Test("SIGKILL to ward takes the whole container with it (parent-death signal)")
     func parentDeath() async throws {
         try await withSandbox(script: "sleep 60 & echo started; sleep 60") { sb in
-            let child = try sb.start()
+            let child = try await sb.start()
             #expect(await child.waitForOutput("started"), "workload never started: \(child.stderrSoFar)")
             #expect(sb.processes().contains { $0.contains("sleep 60") }, "the workload's sleeps should be visible: \(sb.processes())")
             child.signal(SIGKILL)

@@ -106,7 +106,7 @@ struct SeccompCacheTests {
             let target = sb.cache + "/elsewhere.bpf"
             try FileManager.default.moveItem(atPath: path, toPath: target)
             try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: target)
-            try sb.chownToUser(path)
+            try await sb.chownToUser(path)
             let targetBytes = try Data(contentsOf: URL(fileURLWithPath: target))
 
             let second = try await Self.debugRun(sb)

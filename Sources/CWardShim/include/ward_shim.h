@@ -108,8 +108,32 @@ enum ward_op_kind {
     WARD_OP_EXEC,             // execve. path = the program. If it contains no '/', search the colon-separated directories in
                               // source (the container's PATH) like execvpe (skip ENOENT/ENOTDIR/EACCES, remember EACCES).
                               // argv = (char *const *)ptr, envp = (char *const *)ptr2. On failure report errno.
-    WARD_OP_SYNC_READY,       // send WARD_MSG_READY to the parent, then wait for WARD_MSG_GO (create/start split). EOF -> _exit(1).
+    WARD_OP_SYNC_READY,       // send message num (WARD_MSG_READY when 0) to the parent, then wait to be released: if fd >= 0,
+                              // by one byte read from fd (the exec fifo, held O_RDWR so read blocks until `ward start`
+                              // writes; EOF/error -> _exit(1)), else by WARD_MSG_GO on the sync socket (EOF -> _exit(1)).
+    WARD_OP_NEW_KEYRING,      // keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a fresh anonymous session keyring.
+
+    // --- secrets (before pivot_root: paths are container paths resolved beneath the root fd) ---
+    WARD_OP_WRITE_SECRET,     // resolve the parent of path beneath the root fd (creating missing directories 0755); it
+                              // must be on tmpfs or ramfs (EXDEV otherwise: secret bytes never reach a disk). Then
+                              // openat(parent, name, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0), write the a bytes
+                              // at ptr (write loop), fchown((uid_t)c, (gid_t)d), fchmod(b), close; on failure the file is
+                              // unlinked. The bytes at ptr are wiped (explicit_bzero) afterwards, success or not. The
+                              // error detail names path only, never the content.
+    WARD_OP_BIND_IN_ROOT,     // like WARD_OP_BIND, but source is a path inside the root too (resolved beneath the root
+                              // fd, symlinks followed only while they stay beneath it) instead of a host path. The
+                              // destination is created as an empty file (mode 0644) or directory to match the source.
+                              // a = MS_BIND [|MS_REC] | remount flags, b = propagation, attr_set/attr_clr as for BIND.
+    WARD_OP_REMOUNT,          // remount the mount whose root is path (resolved beneath the root fd, or beneath "/" after
+                              // pivot_root): mount(NULL, fdpath, NULL, MS_REMOUNT | a | the per-mount flags it already
+                              // has (rdonly/nosuid/nodev/noexec/atime, which a remount would otherwise clear, and which
+                              // may be locked), data). Without MS_BIND in a this reconfigures the superblock (a =
+                              // MS_RDONLY: read-only for every mount of it); with MS_BIND only this mount.
 };
+
+// ptr3 of WARD_OP_EXEC, when not NULL: a NULL-terminated char *[] of the envp entries that carry
+// secret material (--secret-env; "VAR=content", no NUL inside). The intermediate process of
+// WARD_OP_FORK, which never execs, wipes them and every WARD_OP_WRITE_SECRET payload before it waits.
 
 // Recursive mount attributes (mount_setattr, AT_RECURSIVE): attr_set/attr_clr hold MOUNT_ATTR_* bits.
 // Applied when attr_set or attr_clr is non-zero to the mount just made, after the propagation change.
@@ -140,6 +164,7 @@ enum ward_msg_type {
     WARD_MSG_ERROR = 2,   // child -> parent: op index + errno + detail text; the child then _exit(1)s
     WARD_MSG_TTY = 3,     // child -> parent: the pty master rides along as SCM_RIGHTS
     WARD_MSG_READY = 4,   // child -> parent: every setup step before the exec is done (create/start split)
+    WARD_MSG_HOOKS = 6,   // child -> parent: at the createRuntime/createContainer hook point (before pivot_root)
     WARD_MSG_PID = 5,     // intermediate (after WARD_OP_FORK) -> parent: value = the pid of the real init (in
                           // the parent's pid namespace as seen by the sender: the parent should use it only for logs)
 };
@@ -181,7 +206,8 @@ const char *ward_errno_name(int err);                                     // "EP
 #define WARD_O_PATH 010000000
 int ward_memfd(const char *name);                                         // memfd_create(name, MFD_CLOEXEC)
 int ward_timerfd(double seconds);                                         // a CLOCK_MONOTONIC timerfd armed once, CLOEXEC
-int ward_read_signal(int signal_fd);                                      // one signalfd record -> signal number, -1 on error
+int ward_read_signal(int signal_fd);
+int ward_pipe(int fds[2]);                                                // pipe2(fds, O_CLOEXEC)                                      // one signalfd record -> signal number, -1 on error
 
 #ifdef __cplusplus
 }

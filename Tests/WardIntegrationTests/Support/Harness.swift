@@ -82,6 +82,11 @@ enum Harness {
         }
     }()
 
+    /// Whether the test user has /etc/subuid and /etc/subgid ranges (always, when we are root).
+    static var userHasSubIDs: Bool {
+        user.subIDRange("/etc/subuid") != nil && user.subIDRange("/etc/subgid") != nil
+    }
+
     static func makeTempDirectory(prefix: String) -> String {
         var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else { fatalError("mkdtemp: errno \(errno)") }

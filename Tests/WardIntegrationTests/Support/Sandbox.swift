@@ -26,7 +26,7 @@ final class Sandbox {
     let mountsBefore: Set<String>
 
     /// - Parameter args: the workload (process.args), passed to `ward spec --`.
-    init(_ args: [String]) throws {
+    init(_ args: [String]) async throws {
         let ward = Harness.ward  // copy it before anything else
         mountsBefore = Self.hostMounts()
         dir = Harness.makeTempDirectory(prefix: "ward-it")
@@ -40,13 +40,10 @@ final class Sandbox {
         do {
             for d in [bundle, home, cache] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: false) }
             chmod(cache, 0o700)
-            try Child.check(["/bin/cp", "-a", Harness.rootfsTemplate, rootfs])
-            try chownToUser(dir)
+            try await Child.check(["/bin/cp", "-a", Harness.rootfsTemplate, rootfs], in: dir)
+            try await chownToUser(dir)
             // `ward spec` as the test user: the config is for that user's uid/gid.
-            let spec = try Child(invocation(ward, ["spec", "-b", bundle, "--"] + args, as: .testUser), outputDirectory: dir)
-            var status: Int32 = 0
-            while waitpid(spec.pid, &status, 0) < 0 && errno == EINTR {}
-            guard status == 0 else { throw TestFailure("ward spec failed (\(status)): \(spec.stderrSoFar)") }
+            try await Child.check(invocation(["spec", "-b", bundle, "--"] + args, as: .testUser, ward: ward), in: dir)
             config = try Config(contentsOf: bundle + "/config.json")
         } catch {
             try? FileManager.default.removeItem(atPath: dir)
@@ -55,11 +52,11 @@ final class Sandbox {
     }
 
     /// The argv that runs `ward ARGS` as `invoker`, with a clean environment.
-    func invocation(_ ward: String = Harness.ward, _ args: [String], as invoker: Invoker) -> [String] {
+    func invocation(_ args: [String], as invoker: Invoker, ward: String = Harness.ward) -> [String] {
         // Root gets a cache of its own: ward rightly refuses a cache directory it does not own.
         let cacheHome = invoker == .root && user.switchUser ? dir + "/root-cache" : cache
         let env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=\(home)",
-                   "XDG_CACHE_HOME=\(cacheHome)", "WARD_TEST_TOKEN=\(token)", "LANG=C"]
+                   "XDG_CACHE_HOME=\(cacheHome)", tokenVariable, "LANG=C"]
         if invoker == .testUser && user.switchUser {
             return ["/usr/bin/setpriv", "--reuid=\(user.name)", "--regid=\(user.name)", "--init-groups", "--reset-env",
                     "/usr/bin/env", "-i"] + env + [ward] + args
@@ -68,26 +65,35 @@ final class Sandbox {
     }
 
     /// Makes PATH (recursively) the test user's.
-    func chownToUser(_ path: String) throws {
+    func chownToUser(_ path: String) async throws {
         guard Harness.isRoot else { return }
-        try Child.check(["/bin/chown", "-hR", "\(user.uid):\(user.gid)", path])
+        try await Child.check(["/bin/chown", "-hR", "\(user.uid):\(user.gid)", path], in: dir)
     }
 
-    /// Writes `config` to bundle/config.json (owned by the test user).
-    func save() throws {
-        try writeConfigText(String(decoding: try config.data(), as: UTF8.self))
+    /// Writes `config` to bundle/config.json (owned by the test user). The token is added to
+    /// process.env, so the leak checks find the workload's processes too.
+    func save() async throws {
+        var c = config
+        if c["process"] != nil {
+            var env = c["process.env"] as? [String] ?? []
+            if !env.contains(tokenVariable) { env.append(tokenVariable) }
+            c["process.env"] = env
+        }
+        try await writeConfigText(String(decoding: try c.data(), as: UTF8.self))
     }
 
-    func writeConfigText(_ text: String, to name: String = "config.json") throws {
+    var tokenVariable: String { "WARD_TEST_TOKEN=\(token)" }
+
+    func writeConfigText(_ text: String, to name: String = "config.json") async throws {
         let path = bundle + "/" + name
         try text.write(toFile: path, atomically: false, encoding: .utf8)
-        try chownToUser(path)
+        try await chownToUser(path)
     }
 
     /// Starts `ward run -b BUNDLE OPTIONS ID` (config saved first unless told not to).
     func start(_ options: [String] = [], as invoker: Invoker = .testUser, stdin: String? = nil,
-               extraFDs: [Int32: Int32] = [:], saveConfig: Bool = true) throws -> Child {
-        if saveConfig { try save() }
+               extraFDs: [Int32: Int32] = [:], saveConfig: Bool = true) async throws -> Child {
+        if saveConfig { try await save() }
         return try Child(invocation(["run", "--bundle", bundle] + options + [id], as: invoker),
                          stdin: stdin, extraFDs: extraFDs, outputDirectory: dir)
     }
@@ -95,7 +101,7 @@ final class Sandbox {
     /// Runs ward to the end, with a hard timeout.
     func run(_ options: [String] = [], as invoker: Invoker = .testUser, stdin: String? = nil,
              extraFDs: [Int32: Int32] = [:], saveConfig: Bool = true, timeout: TimeInterval = 30) async throws -> Child.Result {
-        let child = try start(options, as: invoker, stdin: stdin, extraFDs: extraFDs, saveConfig: saveConfig)
+        let child = try await start(options, as: invoker, stdin: stdin, extraFDs: extraFDs, saveConfig: saveConfig)
         return await child.wait(timeout: timeout)
     }
 
@@ -104,7 +110,7 @@ final class Sandbox {
     /// Processes (other than ours) whose environment holds this sandbox's token or whose command
     /// line names its directory: ward and everything the workload started.
     func processes() -> [String] {
-        let needle = Array("WARD_TEST_TOKEN=\(token)".utf8)
+        let needle = Array(tokenVariable.utf8)
         let dirBytes = Array(dir.utf8)
         var found: [String] = []
         let me = getpid()
@@ -199,7 +205,7 @@ func withSandbox(script: String? = nil, args: [String]? = nil,
                  configure: (inout Config) throws -> Void = { _ in },
                  sourceLocation: SourceLocation = #_sourceLocation,
                  _ body: (Sandbox) async throws -> Void) async throws {
-    let sandbox = try Sandbox(args ?? ["/bin/sh", "-c", script ?? "true"])
+    let sandbox = try await Sandbox(args ?? ["/bin/sh", "-c", script ?? "true"])
     do {
         try configure(&sandbox.config)
         try await body(sandbox)

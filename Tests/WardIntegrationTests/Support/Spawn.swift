@@ -145,7 +145,17 @@ final class Child: @unchecked Sendable {
                       elapsed: Date().timeIntervalSince(child.started))
     }
 
-    /// Runs a setup command and throws with its output if it fails.
+    /// Runs a setup command without blocking a thread of the test runner's pool (tests run in
+    /// parallel on it); throws with its output if it fails.
+    @discardableResult
+    static func check(_ argv: [String], environment: [String]? = nil, in directory: String) async throws -> String {
+        let child = try Child(argv, environment: environment, outputDirectory: directory)
+        let r = await child.wait(timeout: 60)
+        guard r.status == 0 else { throw TestFailure("\(argv.joined(separator: " ")) failed: \(r)") }
+        return r.stdout
+    }
+
+    /// Runs a setup command and throws with its output if it fails (blocking: one-time setup).
     @discardableResult
     static func check(_ argv: [String], environment: [String]? = nil) throws -> String {
         let r = try runSync(argv, environment: environment)
