@@ -42,6 +42,12 @@ public enum Launcher {
            let last = Int32(String(decoding: text, as: UTF8.self).trimmingWhitespace) {
             input.capLastCap = last
         }
+        // Inside someone else's user namespace (rootless podman runs us as its uid 0), root can't
+        // mknod and gets the rootless treatment for devices.
+        if caller.isRoot, let map = try? Sys.readFile("/proc/self/uid_map") {
+            let fields = String(decoding: map, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+            input.inInitialUserNamespace = fields == ["0", "0", "4294967295"]
+        }
         let process = bundle.spec.process
         let needsUserDB = process?.user.username != nil || !(process?.env ?? []).contains { $0.hasPrefix("HOME=") }
         if needsUserDB { input.passwd = BundleDirectory.readInRoot(bundle.rootfs, "etc/passwd") }
