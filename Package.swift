@@ -11,13 +11,12 @@ let package = Package(
         .executable(name: "ward", targets: ["ward"]),
         .library(name: "WardCore", targets: ["WardSpec", "WardPlan", "WardRuntime"]),
     ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
-    ],
+    dependencies: [],
     targets: [
         // libseccomp and libcap from Debian (libseccomp-dev, libcap-dev).
         .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp"),
         .systemLibrary(name: "CCap", path: "Sources/CCap"),
+        .systemLibrary(name: "CMD", path: "Sources/CMD"),  // libmd (libmd-dev): SHA-256
         // The clone/exec stage: everything between clone(2) and execve(2) runs here, in C.
         .target(name: "CWardShim", dependencies: ["CCap"], path: "Sources/CWardShim",
                 cSettings: [.unsafeFlags(["-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"])],
@@ -25,13 +24,12 @@ let package = Package(
         // OCI runtime-spec models and validation. Pure.
         .target(name: "WardSpec", path: "Sources/WardSpec"),
         // Thin throwing wrappers over Glibc, no policy.
-        .target(name: "WardSystem", dependencies: ["CWardShim"], path: "Sources/WardSystem"),
+        .target(name: "WardSystem", dependencies: ["CWardShim", "CMD"], path: "Sources/WardSystem"),
         // spec + flags -> LaunchPlan. Pure except the seccomp compiler (libseccomp) and rootfs lookups.
         .target(name: "WardPlan", dependencies: ["WardSpec", "WardSystem", "CSeccomp", "CWardShim"],
                 path: "Sources/WardPlan"),
         // The parent side: clone, id maps, sync, wait, signals.
-        .target(name: "WardRuntime", dependencies: ["WardPlan", "WardSpec", "WardSystem", "CWardShim", "CCap",
-                                                    .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "WardRuntime", dependencies: ["WardPlan", "WardSpec", "WardSystem", "CWardShim", "CCap"],
                 path: "Sources/WardRuntime"),
         .executableTarget(name: "ward", dependencies: ["WardRuntime", "WardPlan", "WardSpec", "WardSystem"],
                           path: "Sources/ward"),

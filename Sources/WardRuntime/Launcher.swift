@@ -161,7 +161,7 @@ public enum Launcher {
                 ? "; unprivileged user namespaces may be disabled or exhausted (user.max_user_namespaces)" : ""
             throw WardError("clone: \(ErrnoName.of(e))\(hint)")
         }
-        log.debug("cloned pid \(pid) with flags 0x\(String(plan.cloneFlags, radix: 16)) in \(Clock.since(started)) µs")
+        log.debug("cloned pid \(pid) with flags 0x\(String(plan.cloneFlags, radix: 16)) in \(Clock.since(started)) µs, at \(Clock.sinceStart()) µs")
 
         let supervisor = Supervisor(pid: pid, sync: pair[0], signalFD: sigfd, plan: plan, timeout: timeout, log: log)
         do {
@@ -261,6 +261,12 @@ public enum Clock {
         return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000
     }
     public static func since(_ start: UInt64) -> UInt64 { now() - start }
+
+    /// Microseconds since this process started (from /proc/self/stat's start time is too coarse:
+    /// the first call to `markStart` sets the origin; main calls it first thing).
+    nonisolated(unsafe) static var origin: UInt64 = 0
+    public static func markStart() { origin = now() }
+    public static func sinceStart() -> UInt64 { origin == 0 ? 0 : now() - origin }
 }
 
 /// posix_spawn a helper and wait for it (the parent is single-threaded; no fork of Swift).

@@ -14,16 +14,17 @@ public final class Registration {
     public private(set) var record: ContainerRecord
     var lock: ContainerLock?
 
-    /// Claims `id` (mkdir is the exclusive step) and keeps a copy of the config for exec and hooks.
-    public static func register(store: StateStore, id: String, bundle: BundleDirectory) throws(WardError) -> Registration {
+    /// Claims `id` (mkdir is the exclusive step). A container that outlives this ward process
+    /// (create) gets a copy of its config for exec and hooks; a foreground run points at the
+    /// bundle's own. No lock is held across clone: the container's init would inherit it.
+    public static func register(store: StateStore, id: String, bundle: BundleDirectory,
+                                copyConfig: Bool = false) throws(WardError) -> Registration {
         let record = ContainerRecord(id: id, bundle: bundle.path, rootfs: bundle.rootfs,
                                      annotations: bundle.spec.annotations ?? [:],
-                                     configPath: store.directory(id) + "/config.json")
-        // The lock is only for the first write: an fd held across clone would be inherited by the
-        // container's init and keep the container locked until it execs (mkdir already made the
-        // id ours).
+                                     configPath: copyConfig ? store.directory(id) + "/config.json" : bundle.configFile)
         let registration = Registration(store: store, record: record, lock: nil)
-        _ = try store.create(record)
+        try store.claim(id)
+        guard copyConfig else { return registration }
         do {
             let bytes = try Sys.readFile(bundle.configFile, limit: 16 << 20)
             try store.atomicWrite(record.configPath, String(decoding: bytes, as: UTF8.self))
@@ -76,7 +77,7 @@ public enum Lifecycle {
     /// `create`: every namespace and mount in place, the init blocked before exec on the exec
     /// fifo until `start`. Returns once the init is waiting (ward then exits; the init lives on).
     public static func create(_ request: RunRequest, options: CreateOptions, store: StateStore, log: Log) throws(WardError) -> Registration {
-        let registration = try Registration.register(store: store, id: options.id, bundle: request.bundle)
+        let registration = try Registration.register(store: store, id: options.id, bundle: request.bundle, copyConfig: true)
         var handles = Launcher.Handles()
         defer {
             if handles.execFifo >= 0 { close(handles.execFifo) }
@@ -244,7 +245,7 @@ public enum Lifecycle {
     public static func generatedID() -> String {
         var bytes = [UInt8](repeating: 0, count: 6)
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
-        return "ward-" + SeccompCache.hex(bytes)
+        return "ward-" + SHA256.hex(bytes)
     }
 
     static let signalNames: [String: Int32] = [

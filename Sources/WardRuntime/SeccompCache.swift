@@ -1,4 +1,3 @@
-import Crypto
 import WardPlan
 import WardSystem
 
@@ -35,7 +34,7 @@ public struct SeccompCache {
     public func program(for filter: ResolvedSeccomp) throws(SeccompCompiler.Failure) -> (program: [UInt8], outcome: Outcome, key: String) {
         var material = Array("libseccomp \(SeccompResolver.libseccompVersion)\n".utf8)
         material += filter.cacheMaterial
-        let key = Self.hex(SHA256.hash(data: material))
+        let key = SHA256.hex(SHA256.hash(material))
         guard let dir = directory, prepare(dir) else {
             return (try SeccompCompiler.compile(filter), .uncached(reason: "no usable cache directory"), key)
         }
@@ -71,7 +70,7 @@ public struct SeccompCache {
         guard let bytes = try? Sys.readAll(fd: fd, limit: Int(st.st_size)), bytes.count == Int(st.st_size),
               Array(bytes[0..<Self.magic.count]) == Self.magic else { return nil }
         let program = Array(bytes[header...])
-        guard Array(SHA256.hash(data: program)) == Array(bytes[Self.magic.count..<header]) else { return nil }
+        guard SHA256.hash(program) == Array(bytes[Self.magic.count..<header]) else { return nil }
         return program
     }
 
@@ -79,15 +78,8 @@ public struct SeccompCache {
         let tmp = "\(dir)/.tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
-        let ok = Sys.writeAll(fd: fd, Self.magic + Array(SHA256.hash(data: program)) + program)
+        let ok = Sys.writeAll(fd: fd, Self.magic + SHA256.hash(program) + program)
         close(fd)
         if !ok || rename(tmp, path) != 0 { unlink(tmp) }
-    }
-
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for b in digest { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -138,19 +138,19 @@ public struct StateStore {
         }
     }
 
-    /// Makes `<root>/<id>` exclusively: a second create with the same id fails here.
-    public func create(_ record: ContainerRecord) throws(WardError) -> ContainerLock {
-        try Self.validate(id: record.id)
+    /// Makes `<root>/<id>` exclusively: a second create with the same id fails here. The first
+    /// state.json is written once the init exists (a directory without one reads as "creating",
+    /// or as stale once its creator is gone): one write per launch, and never a rename over an
+    /// existing file on the start path (ext4 flushes data on replace-by-rename).
+    public func claim(_ id: String) throws(WardError) {
+        try Self.validate(id: id)
         try prepareRoot()
-        let dir = directory(record.id)
+        let dir = directory(id)
         guard mkdir(dir, 0o700) == 0 else {
             let e = errno
-            if e == EEXIST { throw WardError("container \"\(record.id)\" already exists; pick another id or 'ward delete \(record.id)'") }
+            if e == EEXIST { throw WardError("container \"\(id)\" already exists; pick another id or 'ward delete \(id)'") }
             throw WardError("state \(dir): mkdir: \(ErrnoName.of(e))")
         }
-        let lock = try ContainerLock(directory: dir)
-        try write(record)
-        return lock
     }
 
     public func lock(_ id: String) throws(WardError) -> ContainerLock {

@@ -164,7 +164,11 @@ final class Supervisor {
         var st: Int32 = 0
         while true {
             let r = waitpid(pid, &st, WNOHANG)
-            if r == pid { status = st; return }
+            if r == pid {
+                status = st
+                log.debug("container init reaped at \(Clock.sinceStart()) µs")
+                return
+            }
             if r < 0 && errno == EINTR { continue }
             return
         }
@@ -177,7 +181,7 @@ final class Supervisor {
         if n <= 0 {
             if n < 0 && (errno == EINTR || errno == EAGAIN) && status == nil { return }
             syncOpen = false
-            log.debug("setup finished (sync socket closed)")
+            log.debug("setup finished (sync socket closed) at \(Clock.sinceStart()) µs")
             return
         }
         received.insert(msg.type)

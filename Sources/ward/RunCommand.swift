@@ -66,7 +66,7 @@ let runCommand = Command(
         let outcome: RunOutcome
         do throws(WardError) {
             let plan = try Launcher.plan(request)
-            context.log.debug("timing: plan built")
+            context.log.debug("timing: plan built at \(Clock.sinceStart()) µs")
             outcome = try Launcher.run(plan, request: request, log: context.log, registration: registration)
         } catch {
             registration.remove()

@@ -63,6 +63,7 @@ func environment() -> [String: String] {
 }
 
 func main() -> Int32 {
+    Clock.markStart()
     var commandName = ""
     do throws(UsageError) {
         let (global, rest) = try ArgumentParser.parse(CommandLine.arguments.dropFirst(), options: globalOptions,
