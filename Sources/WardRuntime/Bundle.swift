@@ -42,8 +42,8 @@ public struct BundleDirectory {
         }
         let spec: Spec
         do {
+            // Validation is the plan builder's first step (one pass, before anything is created).
             spec = try Spec.decode(Data(bytes), file: name)
-            try spec.validate(file: name)
         } catch {
             throw WardError(error.description)
         }

@@ -62,17 +62,18 @@ let runCommand = Command(
             try Lifecycle.start(id: id, store: context.store, log: context.log)
             return 0
         }
+        // Plan first: a bad config is refused before anything, even the state entry, exists.
+        let plan = try Launcher.plan(request)
+        context.log.debug("timing: plan built at \(Clock.sinceStart()) µs")
         let registration = try Registration.register(store: context.store, id: id, bundle: request.bundle)
         let outcome: RunOutcome
         do throws(WardError) {
-            let plan = try Launcher.plan(request)
-            context.log.debug("timing: plan built at \(Clock.sinceStart()) µs")
             outcome = try Launcher.run(plan, request: request, log: context.log, registration: registration)
         } catch {
             registration.remove()
             throw error
         }
-        registration.update(pid: 0, status: "stopped")
+        if args.flag("--keep") { registration.update(pid: 0, status: "stopped") }
         HookRunner.runWarning(request.bundle.spec.hooks?.poststop, phase: "poststop",
                               state: registration.state(pid: 0, "stopped"), log: context.log)
         if !args.flag("--keep") { registration.remove() }
