@@ -141,7 +141,9 @@ build_binaries() {
 }
 
 # Two bundles on the start-latency.sh recipe: busybox-static rootfs, the shared hardened config
-# with the id maps pointed at $user. "plain" is the same config without its seccomp section.
+# with the id maps pointed at $user. "plain" is the same namespaces and nothing else, which is
+# what the unshare floor does: no seccomp, no masked or read-only paths, /proc as the only mount,
+# a writable root, no capability or rlimit changes.
 make_bundles() {
   local uid gid b
   uid=$(id -u "$user") gid=$(id -g "$user")
@@ -153,7 +155,9 @@ make_bundles() {
   jq --argjson u "$uid" --argjson g "$gid" \
     '.linux.uidMappings[0].hostID=$u | .linux.gidMappings[0].hostID=$g' \
     "$shared/hardened-config.json" >"$work/hardened/config.json"
-  jq 'del(.linux.seccomp)' "$work/hardened/config.json" >"$work/plain/config.json"
+  jq 'del(.linux.seccomp, .linux.maskedPaths, .linux.readonlyPaths, .linux.sysctl, .process.capabilities, .process.rlimits)
+      | .mounts = [.mounts[] | select(.destination == "/proc")] | .root.readonly = false' \
+    "$work/hardened/config.json" >"$work/plain/config.json"
 }
 
 # The shared yardstick, unchanged: ward vs crun, runc, bwrap and unshare in one hyperfine run.
