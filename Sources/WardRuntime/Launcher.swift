@@ -15,6 +15,10 @@ public struct RunRequest {
     public var environment: [String: String] = [:]
     /// --secret: read before planning, wiped right after clone (WardRuntime/Secrets.swift).
     public var secrets: SecretStore?
+    /// --stdin/--stdout/--stderr (StdioRedirect.swift).
+    public var stdio = StdioRedirect()
+    /// --profile: already applied to `bundle.spec`; kept for its lifetime and required secrets.
+    public var profile: Profile?
     public init(bundle: BundleDirectory) { self.bundle = bundle }
 }
 
@@ -22,6 +26,11 @@ public struct RunOutcome: Equatable {
     public var exitCode: Int32
     public var signal: Int32?
     public var timedOut = false
+    /// The init's rusage from wait4 (RunResult.swift), and when (monotonic µs, `Clock.now`) the
+    /// workload was exec'd (the sync socket closed) and reaped.
+    public var usage: ResourceUsage?
+    public var execAt: UInt64?
+    public var exitedAt: UInt64?
 }
 
 /// Plans and launches one container and supervises it until it exits.
@@ -72,6 +81,8 @@ public enum Launcher {
         public var consoleSocket: Int32 = -1
         /// Secret bytes for the child's op array; wiped in ward right after clone.
         public var secrets: SecretStore?
+        /// The workload's fds 0-2, in place of ward's own, for the clone only.
+        public var stdio = StdioRedirect()
         public init(secrets: SecretStore? = nil) { self.secrets = secrets }
     }
 
@@ -79,8 +90,14 @@ public enum Launcher {
     /// at their moments, keeps `state` current under `store` when given, and returns the outcome.
     public static func run(_ plan: LaunchPlan, request: RunRequest, log: Log,
                            registration: Registration? = nil) throws(WardError) -> RunOutcome {
-        let supervisor = try launch(plan, environment: request.environment, timeout: request.timeout, log: log, handles: Handles(secrets: request.secrets))
+        var handles = Handles(secrets: request.secrets)
+        handles.stdio = request.stdio
+        let supervisor = try launch(plan, environment: request.environment, timeout: request.timeout, log: log, handles: handles)
         let hooks = request.bundle.spec.hooks
+        // State as soon as there is a pid, while the child is still mounting: `ward list` sees the
+        // container before its workload runs. With hooks to run first it is "creating" until then.
+        let waitsForHooks = plan.steps.contains(.hookPoint) || plan.steps.contains(.syncReady)
+        registration?.update(pid: supervisor.pid, status: waitsForHooks ? "creating" : "running")
         do throws(WardError) {
             try runCreateHooks(supervisor, hooks: hooks, registration: registration, log: log)
             if plan.steps.contains(.syncReady) {
@@ -94,7 +111,7 @@ public enum Launcher {
             supervisor.killAndReap()
             throw error
         }
-        registration?.update(pid: supervisor.pid, status: "running")
+        if waitsForHooks { registration?.update(pid: supervisor.pid, status: "running") }
         HookRunner.runWarning(hooks?.poststart, phase: "poststart", state: registration?.state(pid: supervisor.pid, "running"), log: log)
         return try supervisor.wait()
     }
@@ -147,10 +164,12 @@ public enum Launcher {
         guard sigfd >= 0 else { close(pair[0]); close(pair[1]); throw WardError("signalfd: \(ErrnoName.of(errno))") }
 
         let started = Clock.now()
-        let pid: pid_t = lowered.ops.withUnsafeBufferPointer { ops in
-            var launch = ward_launch(clone_flags: UInt(plan.cloneFlags), ops: ops.baseAddress, nops: ops.count,
-                                     sync_child: pair[1], sync_parent: pair[0])
-            return ward_clone_and_run(&launch)
+        let pid: pid_t = handles.stdio.around {
+            lowered.ops.withUnsafeBufferPointer { ops in
+                var launch = ward_launch(clone_flags: UInt(plan.cloneFlags), ops: ops.baseAddress, nops: ops.count,
+                                         sync_child: pair[1], sync_parent: pair[0])
+                return ward_clone_and_run(&launch)
+            }
         }
         close(pair[1])
         handles.secrets?.wipe()  // the child has its own copy (or none: clone failed)
