@@ -10,6 +10,8 @@ let package = Package(
     products: [
         .executable(name: "ward", targets: ["ward"]),
         .library(name: "WardCore", targets: ["WardSpec", "WardPlan", "WardRuntime"]),
+        // For test code: runs sandboxes by spawning the ward binary (never forks the test process).
+        .library(name: "WardKit", targets: ["WardKit"]),
     ],
     dependencies: [],
     targets: [
@@ -35,6 +37,10 @@ let package = Package(
                           path: "Sources/ward"),
         .testTarget(name: "WardSpecTests", dependencies: ["WardSpec"], path: "Tests/WardSpecTests"),
         .testTarget(name: "WardPlanTests", dependencies: ["WardPlan", "WardSpec"], path: "Tests/WardPlanTests"),
+        // Sources/WardKit: Sandbox/SandboxResult over `ward run --result` (docs/result-schema.json).
+        // Depends on no other target: it talks to the ward binary only.
+        .target(name: "WardKit", path: "Sources/WardKit"),
         .testTarget(name: "WardIntegrationTests", dependencies: [], path: "Tests/WardIntegrationTests"),
+        .testTarget(name: "WardKitTests", dependencies: ["WardKit"], path: "Tests/WardKitTests"),
     ]
 )

@@ -3,12 +3,13 @@
 # and static vs dynamic build, measured side by side with crun, runc, bwrap and the bare
 # `unshare` floor on the shared hardened bundle (../shared/bench/hardened-config.json).
 #
-#   sudo Benchmarks/run.sh [--quick] [--runs N] [--burst N] [--rss-reps N] [--no-build]
+#   sudo Benchmarks/run.sh [--quick] [--runs N] [--burst N] [--throughput N] [--rss-reps N] [--no-build]
 #
-#   --quick       CI size: 20 runs per command, a burst of 16, 5 RSS samples (seconds once the
-#                 binaries are built)
+#   --quick       CI size: 20 runs per command, a burst of 16, 16 sandboxes per throughput width,
+#                 5 RSS samples (seconds once the binaries are built)
 #   --runs N      hyperfine runs per command (default 40)
 #   --burst N     sandboxes per burst, always 8 at a time (default 200)
+#   --throughput N  sandboxes per width for the sandboxes-per-second table (1, 2, 4, 8 wide; default 96)
 #   --rss-reps N  peak-RSS samples per launcher (default 10)
 #   --no-build    use the binaries already built instead of (re)building them
 #
@@ -44,6 +45,7 @@ inner() {
   inner_cache_check
   inner_rss
   inner_burst
+  inner_throughput
 }
 
 # One hyperfine run so the ratios share the same machine state: the plain bundle (namespaces
@@ -97,6 +99,25 @@ inner_burst() {
   crun --root "$work/state-crun-burst" list -q 2>/dev/null | grep -c . >out/crun-leftovers || true
   crun --root "$work/state-crun-burst" list -q 2>/dev/null | while read -r id; do
     crun --root "$work/state-crun-burst" delete -f "$id" || true
+  done
+}
+
+# Sandboxes per second at 1, 2, 4 and 8 at a time: $throughput hardened sandboxes per width,
+# ward and crun driven the same way (xargs -P), alternating per width so drift hits both alike.
+# One line per measurement in out/throughput.txt: launcher width microseconds.
+inner_throughput() {
+  local w start end
+  : >out/throughput.txt
+  for w in 1 2 4 8; do
+    start=$(date +%s%N)
+    seq 1 "$throughput" | xargs -P "$w" -I{} "$work/ward-static" run --bundle "$work/hardened" "tp-ward-$w-{}" >/dev/null
+    end=$(date +%s%N)
+    echo "ward $w $(( (end - start) / 1000 ))" >>out/throughput.txt
+    start=$(date +%s%N)
+    seq 1 "$throughput" | xargs -P "$w" -I{} \
+      crun --cgroup-manager=disabled --root "$work/state-crun-tp" run --bundle "$work/hardened" "tp-crun-$w-{}" >/dev/null
+    end=$(date +%s%N)
+    echo "crun $w $(( (end - start) / 1000 ))" >>out/throughput.txt
   done
 }
 
@@ -176,6 +197,7 @@ warmup=$warmup
 rss_reps=$rss_reps
 burst=$burst
 parallel=$parallel
+throughput=$throughput
 EOF
   cp "$0" "$work/run.sh"
   chown -R "$user:" "$work"
@@ -191,6 +213,17 @@ latency_table() {
                      value: {median_ms: (.median * 1000), mean_ms: (.mean * 1000), stddev_ms: ((.stddev // 0) * 1000),
                              min_ms: (.min * 1000), max_ms: (.max * 1000), runs: (.times | length)}}]
       | from_entries' "$1"
+}
+
+# out/throughput.txt -> {sandboxes, widths, ward: {"1": per_s, ...}, crun: {...}, ratio: {"1": ward/crun, ...}}
+throughput_json() {
+  jq -R -s --argjson n "$throughput" '
+    def rate: $n / (tonumber / 1e6) * 10 | round / 10;
+    [split("\n")[] | select(length > 0) | split(" ") | {launcher: .[0], width: .[1], per_s: (.[2] | rate)}] as $rows
+    | ($rows | map(select(.launcher == "ward") | {key: .width, value: .per_s}) | from_entries) as $ward
+    | ($rows | map(select(.launcher == "crun") | {key: .width, value: .per_s}) | from_entries) as $crun
+    | {sandboxes: $n, widths: ([$rows[].width | tonumber] | unique), ward: $ward, crun: $crun,
+       ratio: ($ward | with_entries(.value = (.value / $crun[.key] * 1000 | round / 1000)))}' "$work/out/throughput.txt"
 }
 
 stats_kb() {   # max and median of a file of numbers, one a line
@@ -210,6 +243,7 @@ write_results() {
     --argjson burst_ward_us "$(cat "$work/out/burst-ward.us")" \
     --argjson burst_crun_us "$(cat "$work/out/burst-crun.us")" \
     --argjson leftovers "$(cat "$work/out/crun-leftovers" 2>/dev/null || echo 0)" \
+    --argjson throughput "$(throughput_json)" \
     --argjson cache_hit "$(cat "$work/out/cache-hit")" \
     --arg mode "$mode" --argjson runs "$runs" --argjson burst "$burst" --argjson parallel "$parallel" \
     --arg kernel "$(uname -r)" --argjson nproc "$(nproc)" \
@@ -239,7 +273,8 @@ write_results() {
                  ratio: ratio($rss_ward.median_kb; $rss_crun.median_kb)},
       burst: {sandboxes: $burst, parallel: $parallel,
               ward_s: ($burst_ward_us / 1e6), crun_s: ($burst_crun_us / 1e6),
-              ratio: ratio($burst_ward_us; $burst_crun_us), crun_leftovers: $leftovers}
+              ratio: ratio($burst_ward_us; $burst_crun_us), crun_leftovers: $leftovers},
+      throughput: $throughput
     }
     | .targets = [
         target("hardened median <= 0.25x crun"; .hardened.ratio.crun; 0.25),
@@ -295,6 +330,15 @@ render_markdown() {
     "",
     "ward ÷ crun: \(.burst.ratio | x); crun containers left behind: \(.burst.crun_leftovers)",
     "",
+    "## Throughput: sandboxes per second at 1, 2, 4 and 8-wide (\(.throughput.sandboxes) hardened sandboxes per width)",
+    "",
+    "| width | ward | crun | ward ÷ crun |",
+    "| ---: | ---: | ---: | ---: |",
+    (.throughput as $t | $t.widths[] | tostring as $w
+      | "| \($w) | \($t.ward[$w]) /s | \($t.crun[$w]) /s | \($t.ratio[$w] | x) |"),
+    "",
+    "(A rate ratio: above 1, ward starts and finishes more sandboxes per second than crun.)",
+    "",
     "## Targets (ratios from this run; a report, not a test)",
     "",
     "| target | measured | verdict |",
@@ -304,22 +348,23 @@ render_markdown() {
 }
 
 main() {
-  mode=full runs=40 burst=200 rss_reps=10 build=1
-  local runs_set="" burst_set="" rss_set=""
+  mode=full runs=40 burst=200 rss_reps=10 build=1 throughput=96
+  local runs_set="" burst_set="" rss_set="" tp_set=""
   while [ $# -gt 0 ]; do
     case $1 in
       --inner) inner "$2"; exit ;;
       --quick) mode=quick; shift ;;
       --runs) runs_set=$2; shift 2 ;;
       --burst) burst_set=$2; shift 2 ;;
+      --throughput) tp_set=$2; shift 2 ;;
       --rss-reps) rss_set=$2; shift 2 ;;
       --no-build) build=0; shift ;;
-      -h|--help) sed -n 2,21p "$0"; exit 0 ;;
+      -h|--help) sed -n 2,23p "$0"; exit 0 ;;
       *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
   done
-  if [ "$mode" = quick ]; then runs=20 burst=16 rss_reps=5; fi
-  runs=${runs_set:-$runs} burst=${burst_set:-$burst} rss_reps=${rss_set:-$rss_reps}
+  if [ "$mode" = quick ]; then runs=20 burst=16 rss_reps=5 throughput=16; fi
+  runs=${runs_set:-$runs} burst=${burst_set:-$burst} rss_reps=${rss_set:-$rss_reps} throughput=${tp_set:-$throughput}
   warmup=$(( runs < 10 ? 2 : 5 ))
   [ "$(id -u)" = 0 ] || die "run as root (it drops to '$user' for the measurements)"
   [ -f "$shared/hardened-config.json" ] || die "the shared yardstick is missing: $shared"

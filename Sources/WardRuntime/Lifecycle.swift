@@ -22,8 +22,8 @@ public final class Registration {
         let record = ContainerRecord(id: id, bundle: bundle.path, rootfs: bundle.rootfs,
                                      annotations: bundle.spec.annotations ?? [:],
                                      configPath: copyConfig ? store.directory(id) + "/config.json" : bundle.configFile)
-        let registration = Registration(store: store, record: record, lock: nil)
-        try store.claim(id)
+        // Locked until the first state write, so `ward gc` keeps an entry still being set up.
+        let registration = Registration(store: store, record: record, lock: try store.claimHeld(id))
         guard copyConfig else { return registration }
         do {
             let bytes = try Sys.readFile(bundle.configFile, limit: 16 << 20)
@@ -54,6 +54,7 @@ public final class Registration {
         record.pidStartTime = ProcessInfoLite.stat(pid: pid)?.startTime ?? 0
         record.status = status
         try? store.write(record)
+        lock = nil  // the creator's lock (GarbageCollect.swift): the state speaks for itself now
     }
 
     public func remove() {
@@ -100,6 +101,8 @@ public enum Lifecycle {
             }
             let supervisor = try Launcher.launch(plan, environment: req.environment, timeout: nil, log: log, handles: handles)
             do throws(WardError) {
+                // "creating" while the init sets itself up and the create-time hooks run.
+                registration.update(pid: supervisor.pid, status: "creating")
                 try Launcher.runCreateHooks(supervisor, hooks: request.bundle.spec.hooks, registration: registration, log: log)
                 try supervisor.waitFor(message: Int32(WARD_MSG_READY.rawValue))
                 registration.update(pid: supervisor.pid, status: "created")

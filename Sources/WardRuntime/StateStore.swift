@@ -24,6 +24,8 @@ public struct ContainerRecord: Equatable, Sendable {
     public var annotations: [String: String]
     /// The container's config file (a copy kept in the state directory), for exec and hooks.
     public var configPath: String
+    /// Read from an entry with no state.json yet whose creator still holds its lock.
+    public var beingCreated = false
 
     public var json: JSONValue {
         .object([
@@ -86,6 +88,7 @@ public struct ContainerRecord: Equatable, Sendable {
         case "created", "running":
             return ProcessInfoLite.isAlive(pid: pid, startTime: pidStartTime) ? status : "stopped"
         case "creating":
+            if beingCreated { return "creating" }
             // A creator that died half-way leaves "creating" behind with no live init.
             return pid > 0 && ProcessInfoLite.isAlive(pid: pid, startTime: pidStartTime) ? "creating" : "stopped"
         default:
@@ -174,6 +177,14 @@ public struct StateStore {
             if error.errno == ENOENT && access(directory(id), F_OK) != 0 {
                 throw WardError("container \"\(id)\" does not exist (no state in \(root))")
             }
+            // No state yet while its creator still holds the entry's lock: it is being created.
+            if error.errno == ENOENT && (try? ContainerLock(directory: directory(id), wait: false)) == nil {
+                var record = ContainerRecord(id: id, bundle: "", rootfs: "", annotations: [:], configPath: "")
+                record.created = ""
+                record.owner = ""
+                record.beingCreated = true
+                return record
+            }
             throw WardError("container \"\(id)\": \(path): \(ErrnoName.of(error.errno)); the state is damaged, remove it with 'ward delete --force \(id)'")
         }
         let value: JSONValue
@@ -221,16 +232,18 @@ public struct StateStore {
 }
 
 /// flock(LOCK_EX) on a container's directory, released on deinit (or when the process dies).
+/// With `wait: false` a lock someone holds is EWOULDBLOCK (`ward gc` skips such an entry).
+/// deinit unlocks explicitly: a clone child that has not exec'd yet still holds a copy of the fd.
 public final class ContainerLock {
     let fd: Int32
-    init(directory: String) throws(WardError) {
+    init(directory: String, wait: Bool = true) throws(WardError) {
         fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw WardError("state \(directory): \(ErrnoName.of(errno))") }
-        while flock(fd, LOCK_EX) != 0 {
+        while flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0 {
             if errno != EINTR { let e = errno; close(fd); throw WardError("state \(directory): flock: \(ErrnoName.of(e))") }
         }
     }
-    deinit { close(fd) }
+    deinit { _ = flock(fd, LOCK_UN); close(fd) }
 }
 
 /// Just enough of /proc/PID/stat.

@@ -68,6 +68,10 @@ final class Supervisor {
     var syncOpen = true
     var status: Int32?
     var timedOut = false
+    /// For --result: the init's rusage (wait4), when the sync socket closed (exec) and when it was reaped.
+    var usage: rusage?
+    var syncClosedAt: UInt64?
+    var reapedAt: UInt64?
 
     init(pid: pid_t, sync: Int32, signalFD: Int32, plan: LaunchPlan, timeout: Double?, log: Log) {
         self.pid = pid; self.sync = sync; self.signalFD = signalFD; self.plan = plan; self.log = log
@@ -84,7 +88,12 @@ final class Supervisor {
     func wait() throws(WardError) -> RunOutcome {
         loop { $0.status != nil && $0.master < 0 }
         while syncOpen { handleSync() }  // an error message may still be queued after the child exited
-        return try outcome()
+        var result = try outcome()
+        result.usage = usage.map(ResourceUsage.init)
+        // Both may be seen in one poll round, the reap first: exec was no later than the exit.
+        result.execAt = syncClosedAt.map { min($0, reapedAt ?? $0) }
+        result.exitedAt = reapedAt
+        return result
     }
 
     /// Runs the loop until the child sends `message` (it then waits for `sendGo`). A setup error
@@ -163,9 +172,12 @@ final class Supervisor {
     func reap() {
         var st: Int32 = 0
         while true {
-            let r = waitpid(pid, &st, WNOHANG)
+            var ru = rusage()
+            let r = wait4(pid, &st, WNOHANG, &ru)
             if r == pid {
                 status = st
+                usage = ru
+                reapedAt = Clock.now()
                 log.debug("container init reaped at \(Clock.sinceStart()) µs")
                 return
             }
@@ -181,6 +193,7 @@ final class Supervisor {
         if n <= 0 {
             if n < 0 && (errno == EINTR || errno == EAGAIN) && status == nil { return }
             syncOpen = false
+            syncClosedAt = Clock.now()
             log.debug("setup finished (sync socket closed) at \(Clock.sinceStart()) µs")
             return
         }

@@ -20,6 +20,7 @@ let createCommand = Command(
     run: { args, context throws(WardError) in
         let id = try requireID(args, "create")
         let request = try runRequest(args, context)
+        try ProfileFlags.requireSecrets(request.profile, given: [])
         var options = Lifecycle.CreateOptions(id: id)
         options.pidFile = args.value("--pid-file")
         options.consoleSocket = args.value("--console-socket")

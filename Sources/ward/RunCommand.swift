@@ -10,6 +10,7 @@ let bundleOptions: [OptionSpec] = [
     OptionSpec(names: ["--preserve-fds"], value: "N", help: "Pass fds 3 .. 3+N-1 on to the workload."),
     OptionSpec(names: ["--no-pivot"], value: nil, help: "Use MS_MOVE + chroot instead of pivot_root (for a rootfs on ramfs)."),
     OptionSpec(names: ["--no-new-keyring"], value: nil, help: "Keep the caller's session keyring instead of a fresh one."),
+    OptionSpec(names: ["--profile"], value: "NAME|FILE", help: "Lay a hardening profile over the config (see 'ward profile list')."),
 ]
 
 /// Loads the bundle and turns the shared options into a request.
@@ -24,6 +25,7 @@ func runRequest(_ args: ParsedArguments, _ context: Context) throws(WardError) -
     request.options.preserveFDs = preserve
     request.options.newKeyring = !args.flag("--no-new-keyring")
     request.environment = context.environment
+    try ProfileFlags.apply(args, to: &request, log: context.log)
     return request
 }
 
@@ -35,9 +37,10 @@ let runCommand = Command(
             OptionSpec(names: ["--timeout"], value: "DURATION", help: "Kill the container after this long (90, 90s, 5m, 1h) and exit 124."),
             OptionSpec(names: ["--detach", "-d"], value: nil, help: "Start it and return at once (create + start)."),
             OptionSpec(names: ["--keep"], value: nil, help: "Keep the stopped container's state (remove it with 'ward delete')."),
-        ] + SecretFlags.options,
-        positionals: [("ID", "A name for the container (default: a generated ward-XXXXXXXXXXXX).")]),
-    run: { args, context throws(WardError) in
+        ] + SecretFlags.options + RunFlags.options,
+        positionals: [("ID", "A name for the container (default: a generated ward-XXXXXXXXXXXX). ARGS after it replace process.args.")],
+        trailing: "ARGS"),
+    run: { args, context throws(WardError) in try RunReport.recording(args, log: context.log) { report throws(WardError) in
         var timeout: Double?
         if let text = args.value("--timeout") {
             guard let seconds = Duration.parse(text) else {
@@ -47,9 +50,14 @@ let runCommand = Command(
         }
         let id = args.positionals.first ?? Lifecycle.generatedID()
         try StateStore.validate(id: id)
+        report.record.id = id
         var request = try runRequest(args, context)
-        request.timeout = timeout
+        report.record.bundle = request.bundle.path
+        report.record.profile = request.profile.map(RunResult.profileSummary)
+        try RunFlags.apply(args, to: &request)
+        request.timeout = timeout ?? request.profile?.lifetimeSeconds
         let secrets = try SecretFlags.parse(args, environment: context.environment)
+        try ProfileFlags.requireSecrets(request.profile, given: secrets.secrets.map(\.name))
         if args.flag("--detach") && !secrets.isEmpty {
             throw WardError("run: --secret and --secret-env can't be combined with --detach yet (EINVAL); run in the foreground")
         }
@@ -65,6 +73,7 @@ let runCommand = Command(
         // Plan first: a bad config is refused before anything, even the state entry, exists.
         let plan = try Launcher.plan(request)
         context.log.debug("timing: plan built at \(Clock.sinceStart()) µs")
+        try RunFlags.check(plan, request)
         let registration = try Registration.register(store: context.store, id: id, bundle: request.bundle)
         let outcome: RunOutcome
         do throws(WardError) {
@@ -77,5 +86,6 @@ let runCommand = Command(
         HookRunner.runWarning(request.bundle.spec.hooks?.poststop, phase: "poststop",
                               state: registration.state(pid: 0, "stopped"), log: context.log)
         if !args.flag("--keep") { registration.remove() }
+        report.record.outcome = outcome
         return outcome.exitCode
-    })
+    } })

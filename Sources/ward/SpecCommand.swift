@@ -13,11 +13,13 @@ let specCommand = Command(
         options: [
             OptionSpec(names: ["--bundle", "-b"], value: "DIR", help: "Write config.json into this directory (default: .)."),
             OptionSpec(names: ["--rootless"], value: nil, help: "Accepted for runc compatibility: ward's config always is rootless."),
+            OptionSpec(names: ["--profile"], value: "NAME|FILE", help: "Write the config with this hardening profile laid over it (default: default)."),
         ],
         trailing: "PROCESS ARGS (default: sh)"),
     run: { args, _ throws(WardError) in
         let path = (args.value("--bundle") ?? ".") + "/config.json"
-        let text = DefaultConfig.json(uid: geteuid(), gid: getegid(), args: args.trailing.isEmpty ? ["sh"] : args.trailing)
+        let text = try ProfileFlags.specText(profile: args.value("--profile"), uid: geteuid(), gid: getegid(),
+                                             args: args.trailing.isEmpty ? ["sh"] : args.trailing)
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             let e = errno

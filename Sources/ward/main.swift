@@ -33,7 +33,7 @@ let globalOptions: [OptionSpec] = [
 
 let commands: [Command] = [
     runCommand, createCommand, startCommand, stateCommand, killCommand, deleteCommand, execCommand,
-    listCommand, psCommand, pauseCommand, resumeCommand, featuresCommand, specCommand,
+    listCommand, psCommand, pauseCommand, resumeCommand, featuresCommand, specCommand, profileCommand, gcCommand,
 ]
 
 func usage() -> String {
