@@ -79,7 +79,9 @@ public enum Lifecycle {
     /// fifo until `start`. Returns once the init is waiting (ward then exits; the init lives on).
     public static func create(_ request: RunRequest, options: CreateOptions, store: StateStore, log: Log) throws(WardError) -> Registration {
         let registration = try Registration.register(store: store, id: options.id, bundle: request.bundle, copyConfig: true)
-        var handles = Launcher.Handles()
+        // Secrets ride in the child's op array like in a foreground run; the init writes them
+        // before pivot_root, long before it waits for `start`.
+        var handles = Launcher.Handles(secrets: request.secrets)
         defer {
             if handles.execFifo >= 0 { close(handles.execFifo) }
             if handles.consoleSocket >= 0 { close(handles.consoleSocket) }

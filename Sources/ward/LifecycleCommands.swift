@@ -16,11 +16,13 @@ func requireID(_ args: ParsedArguments, _ verb: String) throws(WardError) -> Str
 
 let createCommand = Command(
     spec: CommandSpec(name: "create", abstract: "Create a container: namespaces and mounts ready, its process waiting for 'start'.",
-                      options: bundleOptions, positionals: [("ID", "The container's name.")]),
+                      options: bundleOptions + SecretFlags.options, positionals: [("ID", "The container's name.")]),
     run: { args, context throws(WardError) in
         let id = try requireID(args, "create")
-        let request = try runRequest(args, context)
-        try ProfileFlags.requireSecrets(request.profile, given: [])
+        var request = try runRequest(args, context)
+        let secrets = try SecretFlags.parse(args, environment: context.environment)
+        try ProfileFlags.requireSecrets(request.profile, given: secrets.secrets.map(\.name))
+        request.secrets = try SecretStore.load(secrets, bundle: request.bundle, preserveFDs: request.options.preserveFDs, log: context.log)
         var options = Lifecycle.CreateOptions(id: id)
         options.pidFile = args.value("--pid-file")
         options.consoleSocket = args.value("--console-socket")

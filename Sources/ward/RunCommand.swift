@@ -58,9 +58,6 @@ let runCommand = Command(
         request.timeout = timeout ?? request.profile?.lifetimeSeconds
         let secrets = try SecretFlags.parse(args, environment: context.environment)
         try ProfileFlags.requireSecrets(request.profile, given: secrets.secrets.map(\.name))
-        if args.flag("--detach") && !secrets.isEmpty {
-            throw WardError("run: --secret and --secret-env can't be combined with --detach yet (EINVAL); run in the foreground")
-        }
         request.secrets = try SecretStore.load(secrets, bundle: request.bundle, preserveFDs: request.options.preserveFDs, log: context.log)
         if args.flag("--detach") {
             var options = Lifecycle.CreateOptions(id: id)
