@@ -77,6 +77,24 @@ struct SecretTests {
         }
     }
 
+    @Test("create and run --detach mount secrets too: the detached container's files are there for exec")
+    func detachedSecrets() async throws {
+        try await withSandbox(script: "trap 'exit 0' TERM; while :; do sleep 0.1; done") { sb in
+            let value = "detached-\(UUID().uuidString)"
+            try await sb.addDefaultSecret("db", value)
+            for verb in [["create"], ["run", "-d"]] {
+                let id = "\(sb.id)-\(verb[0])"
+                let made = try await sb.ward(verb + ["-b", sb.bundle, "--secret", "db", id])
+                #expect(made.status == 0, "\(made)")
+                if verb[0] == "create" { #expect(try await sb.ward(["start", id]).status == 0) }
+                let read = try await sb.ward(["exec", id, "/bin/cat", "/run/secrets/db"])
+                #expect(read.status == 0 && read.stdout == value, "\(read)")
+                #expect(try await sb.ward(["delete", "--force", id]).status == 0)
+            }
+            #expect(sb.stateEntries().isEmpty)
+        }
+    }
+
     @Test("a non-root process.user owns its secrets (uid 1000 through newuidmap)",
           .enabled(if: Harness.userHasSubIDs, "the test user has no /etc/subuid and /etc/subgid ranges"))
     func nonRootUser() async throws {
