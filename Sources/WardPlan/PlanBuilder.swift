@@ -19,6 +19,7 @@ public enum PlanBuilder {
         guard let process = spec.process else {
             throw PlanError(file: file, path: "process", message: "missing; ward needs a process to run")
         }
+        try refuseUnsupported(spec, process: process, input: input)
         var plan = LaunchPlan()
         plan.rootfs = input.rootfs
         plan.terminal = process.terminal ?? false
@@ -213,6 +214,28 @@ public enum PlanBuilder {
         let args = process.args ?? []
         steps.append(.exec(.init(path: args.first ?? "", args: args, env: env, searchPath: path)))
         return steps
+    }
+
+    /// Fields ward does not apply yet. Ignoring them would quietly run the workload with less
+    /// confinement (or other scheduling) than its config asks for, so they are refused by name.
+    static func refuseUnsupported(_ spec: Spec, process: Process, input: PlanInput) throws(PlanError) {
+        let file = input.file
+        if let profile = process.apparmorProfile, !profile.isEmpty, input.enabledLSMs.contains("apparmor") {
+            throw PlanError(file: file, path: "process.apparmorProfile",
+                            message: "AppArmor is enforcing on this host and ward can't apply profile \"\(profile)\" yet; remove the field to run without it")
+        }
+        if let label = process.selinuxLabel, !label.isEmpty, input.enabledLSMs.contains("selinux") {
+            throw PlanError(file: file, path: "process.selinuxLabel",
+                            message: "SELinux is enabled on this host and ward can't apply label \"\(label)\" yet; remove the field to run without it")
+        }
+        let unsupported: [(Bool, String)] = [
+            (spec.linux?.personality != nil, "linux.personality"),
+            (process.ioPriority != nil, "process.ioPriority"),
+            (process.scheduler != nil, "process.scheduler"),
+        ]
+        for (present, path) in unsupported where present {
+            throw PlanError(file: file, path: path, message: "not supported by ward yet; remove it")
+        }
     }
 
     static func hasCreateHooks(_ spec: Spec) -> Bool {

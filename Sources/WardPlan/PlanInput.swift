@@ -62,6 +62,10 @@ public struct PlanInput: Sendable {
     /// false when ward itself already runs inside a user namespace (e.g. rootless podman's):
     /// then even uid 0 can't mknod, and devices are bind-mounted.
     public var inInitialUserNamespace = true
+    /// Linux security modules enabled on this host ("apparmor", "selinux"). A label ward can't
+    /// apply on a host that enforces that LSM is refused; on a host without it there is nothing to
+    /// apply it to.
+    public var enabledLSMs: Set<String> = []
     public var options = LaunchOptions()
     /// Host-mounted secrets (--secret): targets, sizes, owners; never the bytes.
     public var secrets = SecretsInput()

@@ -57,6 +57,10 @@ public enum Launcher {
             let fields = String(decoding: map, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
             input.inInitialUserNamespace = fields == ["0", "0", "4294967295"]
         }
+        if (try? Sys.readFile("/sys/module/apparmor/parameters/enabled")).map({ $0.first == UInt8(ascii: "Y") }) == true {
+            input.enabledLSMs.insert("apparmor")
+        }
+        if access("/sys/fs/selinux/enforce", F_OK) == 0 { input.enabledLSMs.insert("selinux") }
         let process = bundle.spec.process
         let needsUserDB = process?.user.username != nil || !(process?.env ?? []).contains { $0.hasPrefix("HOME=") }
         if needsUserDB { input.passwd = BundleDirectory.readInRoot(bundle.rootfs, "etc/passwd") }

@@ -147,7 +147,8 @@ import WardSpec
     }
 
     enum BadConfig: String, CaseIterable, Sendable {
-        case unknownCapability, unknownSyscall, unmappedUID, groupsWithSingleMap, idmapMount, badPropagation
+        case unknownCapability, unknownSyscall, unmappedUID, groupsWithSingleMap, idmapMount, badPropagation,
+             personality, ioPriority
 
         func apply(_ s: inout Spec) {
             switch self {
@@ -157,6 +158,8 @@ import WardSpec
             case .groupsWithSingleMap: s.process?.user = User(uid: 0, gid: 0, additionalGids: [0])
             case .idmapMount: s.mounts?.append(Mount(destination: "/x", type: "tmpfs", source: "tmpfs", options: ["idmap"]))
             case .badPropagation: s.linux?.rootfsPropagation = "sideways"
+            case .personality: s.linux?.personality = LinuxPersonality(domain: "LINUX32")
+            case .ioPriority: s.process?.ioPriority = IOPriority(class: "IOPRIO_CLASS_IDLE")
             }
         }
 
@@ -168,6 +171,8 @@ import WardSpec
             case .groupsWithSingleMap: return "process.user.additionalGids: setgroups is denied with a single-id mapping"
             case .idmapMount: return "idmapped mounts are not supported"
             case .badPropagation: return "rootfsPropagation"
+            case .personality: return "linux.personality: not supported by ward yet; remove it"
+            case .ioPriority: return "process.ioPriority: not supported by ward yet; remove it"
             }
         }
     }
@@ -178,6 +183,12 @@ import WardSpec
         let error = #expect(throws: SpecError.self) { try Self.plan(spec) }
         #expect(error?.description.contains(bad.fragment) == true, "\(error?.description ?? "no error")")
         #expect(error?.description.hasPrefix("config.json: ") == true)
+    }
+
+    @Test func lsmLabelsAreRefusedOnlyWhereTheLSMEnforces() throws {
+        let spec = try Self.spec { $0.process?.apparmorProfile = "containers-default" }
+        #expect(try Self.plan(spec).steps.last != nil, "no AppArmor here: nothing to apply it to")
+        #expect(throws: SpecError.self) { try Self.plan(spec) { $0.enabledLSMs = ["apparmor"] } }
     }
 
     @Test func seccompCompilesDeterministically() throws {
