@@ -53,25 +53,7 @@ public enum DefaultConfig {
 
     /// The config as JSON text. `uid`/`gid` are the caller's host ids (mapped to root inside).
     public static func json(uid: UInt32, gid: UInt32, args: [String] = ["sh"], terminal: Bool = false) -> String {
-        func quote(_ s: String) -> String {
-            var out = "\""
-            for c in s.unicodeScalars {
-                switch c {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\t": out += "\\t"
-                default:
-                    if c.value < 0x20 {
-                        let hex = String(c.value, radix: 16)
-                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                    } else {
-                        out.unicodeScalars.append(c)
-                    }
-                }
-            }
-            return out + "\""
-        }
+        let quote = JSONValue.quoted
         func list(_ items: [String], indent: String) -> String {
             "[\n" + items.map { indent + "  " + quote($0) }.joined(separator: ",\n") + "\n" + indent + "]"
         }

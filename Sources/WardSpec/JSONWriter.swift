@@ -53,6 +53,13 @@ extension JSONValue {
         out += "\n" + String(repeating: indent, count: level)
     }
 
+    /// `s` as a JSON string literal (the one escaping routine: state files, output, messages).
+    public static func quoted(_ s: String) -> String {
+        var out = ""
+        quote(s, into: &out)
+        return out
+    }
+
     static func quote(_ s: String, into out: inout String) {
         out += "\""
         for scalar in s.unicodeScalars {
@@ -63,7 +70,8 @@ extension JSONValue {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 {
+                // Control characters and DEL as \u escapes, so odd bytes stay visible.
+                if scalar.value < 0x20 || scalar.value == 0x7F {
                     let hex = String(scalar.value, radix: 16)
                     out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 } else {
