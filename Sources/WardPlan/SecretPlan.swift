@@ -28,6 +28,8 @@ public struct SecretsInput: Equatable, Sendable {
     /// The kernel's tmpfs takes `noswap` (Linux >= 6.4; the runtime decides from uname). The
     /// kernel refuses it outside the initial user namespace, so it is only used there.
     public var tmpfsNoSwap = false
+    /// Whether the host has an active swap device (/proc/swaps lists one).
+    public var hostHasSwap = true
     public init() {}
 }
 
@@ -101,11 +103,15 @@ extension PlanBuilder {
             }
         }
 
-        // tmpfs noswap is refused outside the initial user namespace ("Turning off swap in
-        // unprivileged tmpfs mounts unsupported"): there, ramfs, which is never swapped.
+        // A size-capped tmpfs, kept out of swap: with `noswap` where the kernel allows it, which is
+        // only outside a user namespace ("Turning off swap in unprivileged tmpfs mounts
+        // unsupported"); in a user namespace on a host with no swap device there is nothing to
+        // swap to; otherwise ramfs, which is never swapped (and has no size option: ward writes
+        // only the bytes it read, then makes it read-only).
         let inUserNS = newFlags & NamespaceFlag.user != 0 || joinsUser || !input.caller.isRoot || !input.inInitialUserNamespace
+        let noswap = input.secrets.tmpfsNoSwap && !inUserNS
         let fs: SecretStep
-        if input.secrets.tmpfsNoSwap && !inUserNS {
+        if noswap || !input.secrets.hostHasSwap {
             var dirs = Set<String>([SecretLayout.hidden])
             for m in mounts where m.target.hasPrefix(dir + "/") {
                 let rel = m.target.dropFirst(dir.count + 1).split(separator: "/")
@@ -114,7 +120,7 @@ extension PlanBuilder {
             let files = mounts.count + dirs.count + 1
             let raw = mounts.reduce(0) { $0 + $1.size } + SecretLayout.fileSlack * files
             let size = (raw + SecretLayout.pageSize - 1) / SecretLayout.pageSize * SecretLayout.pageSize
-            fs = .mountFilesystem(type: "tmpfs", data: "size=\(size),nr_inodes=\(files + 8),mode=0755,noswap")
+            fs = .mountFilesystem(type: "tmpfs", data: "size=\(size),nr_inodes=\(files + 8),mode=0755" + (noswap ? ",noswap" : ""))
         } else {
             fs = .mountFilesystem(type: "ramfs", data: "mode=0755")
         }

@@ -99,7 +99,14 @@ public final class SecretStore {
         var input = SecretsInput()
         input.mounts = mounts
         input.tmpfsNoSwap = Self.kernelHasTmpfsNoSwap()
+        input.hostHasSwap = Self.hostHasSwap()
         return input
+    }
+
+    /// /proc/swaps has a header line, then one line per active swap device.
+    public static func hostHasSwap() -> Bool {
+        guard let bytes = try? Sys.readFile("/proc/swaps") else { return true }  // unknown: assume so
+        return bytes.split(separator: UInt8(ascii: "\n")).count > 1
     }
 
     /// tmpfs `noswap` came with Linux 6.4.

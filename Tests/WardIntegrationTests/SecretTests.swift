@@ -42,9 +42,16 @@ struct SecretTests {
             type = String(right[0])
             superOptions = Set(right[2].split(separator: ",").map(String.init))
         }
-        /// Memory-backed and never swapped: ramfs (in a user namespace, where tmpfs's noswap is
-        /// refused by the kernel) or tmpfs with noswap.
-        var unswappable: Bool { type == "ramfs" || (type == "tmpfs" && superOptions.contains("noswap")) }
+        /// Memory-backed and never swapped: tmpfs with noswap, tmpfs on a host without swap (in a
+        /// user namespace the kernel refuses noswap), or else ramfs.
+        var unswappable: Bool {
+            type == "ramfs" || (type == "tmpfs" && (superOptions.contains("noswap") || !hostHasSwap))
+        }
+        var hostHasSwap: Bool {
+            ((try? String(contentsOfFile: "/proc/swaps", encoding: .utf8)) ?? "x\ny").split(separator: "\n").count > 1
+        }
+        /// A size cap on a tmpfs (ramfs has none).
+        var sizeCapped: Bool { type == "ramfs" || superOptions.contains { $0.hasPrefix("size=") } }
         var hardened: Bool { options.isSuperset(of: ["ro", "nosuid", "nodev", "noexec"]) }
         var description: String { "\(type) \(options.sorted()) \(superOptions.sorted())" }
     }
@@ -63,6 +70,7 @@ struct SecretTests {
             let m = MountInfo(kv[key])
             #expect(m?.hardened == true, "\(key) \(m?.description ?? "missing"): \(r)", sourceLocation: sourceLocation)
             #expect(m?.unswappable == true, "\(key) \(m?.description ?? "missing"): \(r)", sourceLocation: sourceLocation)
+            #expect(m?.sizeCapped == true, "\(key) \(m?.description ?? "missing"): \(r)", sourceLocation: sourceLocation)
         }
     }
 
