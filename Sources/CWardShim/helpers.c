@@ -28,3 +28,9 @@ int ward_read_signal(int signal_fd) {
 }
 
 int ward_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+// The commit ward was built from, for `ward --version` (scripts/build passes -DWARD_COMMIT).
+#ifndef WARD_COMMIT
+#define WARD_COMMIT "unknown"
+#endif
+const char *ward_commit(void) { return WARD_COMMIT; }

@@ -1,4 +1,6 @@
+import CWardShim
 import WardRuntime
+import WardSpec
 import WardSystem
 
 #if canImport(Glibc)
@@ -107,7 +109,8 @@ func main() -> Int32 {
 
 enum WardVersion {
     static let version = "0.1.0"
-    static let text = "ward version \(version)\nspec: 1.2.0"
+    /// The shape runc and crun print, which clients parse line by line.
+    static var text: String { "ward version \(version)\ncommit: \(String(cString: ward_commit()))\nspec: \(Spec.currentVersion)" }
 }
 
 exit(main())

@@ -207,7 +207,8 @@ const char *ward_errno_name(int err);                                     // "EP
 int ward_memfd(const char *name);                                         // memfd_create(name, MFD_CLOEXEC)
 int ward_timerfd(double seconds);                                         // a CLOCK_MONOTONIC timerfd armed once, CLOEXEC
 int ward_read_signal(int signal_fd);
-int ward_pipe(int fds[2]);                                                // pipe2(fds, O_CLOEXEC)                                      // one signalfd record -> signal number, -1 on error
+int ward_pipe(int fds[2]);
+const char *ward_commit(void);                                            // the git commit ward was built from, or "unknown"                                                // pipe2(fds, O_CLOEXEC)                                      // one signalfd record -> signal number, -1 on error
 
 #ifdef __cplusplus
 }
