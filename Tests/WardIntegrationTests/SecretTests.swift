@@ -441,29 +441,6 @@ private func makePipe(containing content: String) throws -> Int32 {
     return fds[0]
 }
 
-private func readAll(_ path: String) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-    guard fd >= 0 else { return [] }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = read(fd, &buf, buf.count)
-        if n <= 0 { break }
-        out += buf[0..<n]
-    }
-    return out
-}
-
-private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-    guard !needle.isEmpty, haystack.count >= needle.count else { return false }
-    var i = 0
-    while i <= haystack.count - needle.count {
-        if haystack[i] == needle[0] && haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
-        i += 1
-    }
-    return false
-}
 
 /// Regular files under `root` (not following symlinks) that contain `marker` (every one for "").
 private func scanTree(_ root: String, for marker: String) -> [String] {

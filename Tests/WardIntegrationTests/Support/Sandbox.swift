@@ -116,10 +116,10 @@ final class Sandbox {
         let me = getpid()
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = Int32(entry), pid != me else { continue }
-            let environ = readProc("/proc/\(pid)/environ")
-            let cmdline = readProc("/proc/\(pid)/cmdline")
+            let environ = readAll("/proc/\(pid)/environ")
+            let cmdline = readAll("/proc/\(pid)/cmdline")
             guard contains(environ, needle) || contains(cmdline, dirBytes) else { continue }
-            let status = String(decoding: readProc("/proc/\(pid)/status"), as: UTF8.self)
+            let status = String(decoding: readAll("/proc/\(pid)/status"), as: UTF8.self)
             if status.contains("State:\tZ") { continue }  // exited, only not yet reaped
             let args = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
             let uid = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map { squeeze(String($0)) } ?? "?"
@@ -172,30 +172,6 @@ final class Sandbox {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    private func readProc(_ path: String) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return [] }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 8192)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return out
-    }
-
-    private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard !needle.isEmpty, haystack.count >= needle.count else { return false }
-        let first = needle[0]
-        var i = 0
-        while i <= haystack.count - needle.count {
-            if haystack[i] == first && haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
-            i += 1
-        }
-        return false
-    }
 }
 
 /// Makes a sandbox for a `/bin/sh -c SCRIPT` workload (or `args`), lets `configure` state the
@@ -232,4 +208,31 @@ func runScript(_ script: String, options: [String] = [], as invoker: Invoker = .
     let r = try #require(result, sourceLocation: sourceLocation)
     #expect(r.status == 0, "\(r)", sourceLocation: sourceLocation)
     return r
+}
+
+/// A whole /proc (or any) file, without blocking on a FIFO; empty if it can't be read.
+func readAll(_ path: String) -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard fd >= 0 else { return [] }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &buf, buf.count)
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    return out
+}
+
+/// Whether `needle` occurs in `haystack` (an empty needle never does).
+func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+    let first = needle[0]
+    var i = 0
+    while i <= haystack.count - needle.count {
+        if haystack[i] == first && haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
+        i += 1
+    }
+    return false
 }
