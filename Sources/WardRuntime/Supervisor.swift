@@ -282,8 +282,11 @@ final class Supervisor {
         var detail = withUnsafeBytes(of: msg.detail) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
-        if !detail.isEmpty { detail = ": " + detail }
         let label = step?.label ?? "setup step \(index)"
+        // The shim's detail is "LABEL: what it was working on"; the label is already said.
+        if detail.hasPrefix(label + ": ") { detail.removeFirst(label.count + 2) }
+        if detail == label || label.hasSuffix(" " + detail) { detail = "" }
+        if !detail.isEmpty { detail = ": " + detail }
         var text = "\(label): \(ErrnoName.of(msg.err)) (\(String(cString: strerror(msg.err))))\(detail)"
         if let hint = Self.hint(step: step, err: msg.err) { text += "; " + hint }
         return text
