@@ -33,7 +33,9 @@ let package = Package(
         // The parent side: clone, id maps, sync, wait, signals.
         .target(name: "WardRuntime", dependencies: ["WardPlan", "WardSpec", "WardSystem", "CWardShim", "CCap"],
                 path: "Sources/WardRuntime"),
-        .executableTarget(name: "ward", dependencies: ["WardRuntime", "WardPlan", "WardSpec", "WardSystem"],
+        // `ward __probe`: the attack-probe battery run inside a sandbox by `ward compare`. Glibc only.
+        .target(name: "WardProbe", dependencies: ["CWardShim", "WardSpec"], path: "Sources/WardProbe"),
+        .executableTarget(name: "ward", dependencies: ["WardRuntime", "WardPlan", "WardSpec", "WardSystem", "WardProbe"],
                           path: "Sources/ward"),
         .testTarget(name: "WardSpecTests", dependencies: ["WardSpec"], path: "Tests/WardSpecTests"),
         .testTarget(name: "WardPlanTests", dependencies: ["WardPlan", "WardSpec"], path: "Tests/WardPlanTests"),

@@ -36,6 +36,7 @@ let globalOptions: [OptionSpec] = [
 let commands: [Command] = [
     runCommand, createCommand, startCommand, stateCommand, killCommand, deleteCommand, execCommand,
     listCommand, psCommand, pauseCommand, resumeCommand, featuresCommand, specCommand, profileCommand, gcCommand,
+    compareCommand,
 ]
 
 func usage() -> String {
@@ -66,6 +67,8 @@ func environment() -> [String: String] {
 
 func main() -> Int32 {
     Clock.markStart()
+    // Hidden: the attack-probe battery, run inside a sandbox by `ward compare` (CompareCommand.swift).
+    if CommandLine.arguments.count == 2 && CommandLine.arguments[1] == "__probe" { return probeMain() }
     var commandName = ""
     do throws(UsageError) {
         let (global, rest) = try ArgumentParser.parse(CommandLine.arguments.dropFirst(), options: globalOptions,

@@ -304,8 +304,12 @@ struct LifecycleVerbTests {
             try await sb.save()
             let create = try sb.wardChild(["create", "-b", sb.bundle, sb.id])
             #expect(await sb.waitForStateEntry(sb.id), "the state entry never appeared")
-            try await Task.sleep(for: .milliseconds(200))
-            let state = try await sb.ward(["state", sb.id])
+            // The hook sleeps 4 s: poll (a loaded machine may be slow to get there), then check.
+            var state = try await sb.ward(["state", sb.id])
+            for _ in 0..<30 where !(state.status == 0 && state.stdout.contains(#""creating""#)) {
+                try await Task.sleep(for: .milliseconds(100))
+                state = try await sb.ward(["state", sb.id])
+            }
             #expect(state.status == 0 && state.stdout.contains(#""creating""#), "state during create: \(state)")
             let list = try await sb.ward(["list", "--format", "json"])
             #expect(list.stdout.contains(#""creating""#), "list during create: \(list)")

@@ -210,6 +210,20 @@ int ward_read_signal(int signal_fd);
 int ward_pipe(int fds[2]);
 const char *ward_commit(void);                                            // the git commit ward was built from, or "unknown"                                                // pipe2(fds, O_CLOEXEC)                                      // one signalfd record -> signal number, -1 on error
 
+
+// probe.c: raw calls for `ward __probe` (the attack-probe battery) and `ward compare`.
+long ward_probe_syscall(long nr, long a, long b, long c, long d, long e, long f);  // result or -errno
+long ward_probe_nr(const char *name);                                     // __NR_<name>, -1 if not in the table
+int ward_probe_unshare_child(int flags);                                  // unshare in a forked child: 0 or -errno
+int ward_probe_mount_child(const char *type, const char *target, int new_userns); // 0 or -errno
+int ward_probe_drift(const char *dir, int *stage);                        // write + exec a program in dir
+int ward_probe_memfd_exec(int *stage);                                    // memfd_create + execveat
+int ward_probe_fork_bounded(int n, int *err);                             // forks (<= 512) that succeeded
+int ward_probe_tiocsti(int fd);                                           // 0 or -errno
+int ward_probe_connect(const char *addr, int port, int timeout_ms);       // 0 or -errno, sends nothing
+int ward_sealed_copy(const char *path);                                   // sealed memfd copy: fd or -errno
+int ward_probe_seals(int fd);                                             // F_GET_SEALS
+
 #ifdef __cplusplus
 }
 #endif
