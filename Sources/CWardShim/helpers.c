@@ -1,6 +1,7 @@
 // Parent-side helpers that Swift's Glibc module does not expose. Not used in the child.
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <string.h>
 #include <sys/mman.h>
 #include "ward_shim.h"
 
@@ -34,3 +35,25 @@ int ward_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 #define WARD_COMMIT "unknown"
 #endif
 const char *ward_commit(void) { return WARD_COMMIT; }
+
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
+
+int ward_notif_recv(int fd, uint64_t *id, int32_t *nr, uint32_t *arch, uint64_t args[6]) {
+    struct seccomp_notif req;
+    memset(&req, 0, sizeof req);  // the kernel insists on a zeroed request
+    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) return -1;
+    *id = req.id;
+    *nr = req.data.nr;
+    *arch = req.data.arch;
+    for (int i = 0; i < 6; i++) args[i] = req.data.args[i];
+    return 0;
+}
+
+int ward_notif_send(int fd, uint64_t id, int32_t error) {
+    struct seccomp_notif_resp resp;
+    memset(&resp, 0, sizeof resp);
+    resp.id = id;
+    resp.error = -error;
+    return ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}

@@ -734,11 +734,21 @@ static int op_terminal(struct child *c, const struct ward_op *op) {
 // ---------------------------------------------------------------------------------------------
 // Ops: process stage
 
-static int op_seccomp(const struct ward_op *op) {
+static int op_seccomp(struct child *c, const struct ward_op *op) {
     // sock_fprog.len is 16 bits: a longer program must fail, never load truncated.
     if (op->len <= 0 || op->len > BPF_MAXINSNS) return fail_with(EINVAL);
     struct sock_fprog prog = {.len = (unsigned short)op->len, .filter = (struct sock_filter *)op->ptr};
-    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned int)op->a, &prog) < 0 ? -1 : 0;
+    long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned int)op->a, &prog);
+    if (r < 0) return -1;
+    if (op->a & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+        // --seccomp-report: the parent answers the notifications, so it needs the listener now,
+        // before any refused call (the plan checked that the filter lets this sendmsg through).
+        struct ward_msg m = {.type = WARD_MSG_LISTENER};
+        int sent = ward_send_fd(c->sync, (int)r, &m, sizeof m);
+        close_keep_errno((int)r);
+        if (sent < 0) return -1;
+    }
+    return 0;
 }
 
 static int op_setid(const struct ward_op *op) {
@@ -890,7 +900,7 @@ static int run_op(struct child *c, const struct ward_op *op) {
     case WARD_OP_WRITE_FILE: return op_write_file(op);
     case WARD_OP_TERMINAL: return op_terminal(c, op);
     case WARD_OP_RLIMIT: return setrlimit(op->num, &rl);
-    case WARD_OP_SECCOMP: return op_seccomp(op);
+    case WARD_OP_SECCOMP: return op_seccomp(c, op);
     case WARD_OP_SETGROUPS: return (int)syscall(SYS_setgroups, (size_t)op->len, op->ptr);
     case WARD_OP_SETID: return op_setid(op);
     case WARD_OP_CAPS: return op_caps(op);

@@ -9,6 +9,8 @@ public struct LaunchPlan: Equatable, Sendable {
     public var steps: [ChildStep] = []
     /// The resolved seccomp filter, compiled to BPF by `SeccompCompiler` in the parent.
     public var seccomp: ResolvedSeccomp?
+    /// With --seccomp-report: the errno to answer each notification with.
+    public var seccompReport: SeccompReportMap?
     /// Namespace files to open in the parent and hand to the child (CLONE_NEW* type, path).
     public var joinPaths: [NamespaceJoin] = []
     /// Things to tell the user once on stderr (e.g. "added a user namespace").

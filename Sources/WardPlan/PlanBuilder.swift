@@ -68,6 +68,12 @@ public enum PlanBuilder {
         if let seccomp = spec.linux?.seccomp {
             plan.seccomp = try SeccompResolver.resolve(seccomp, file: file)
         }
+        if input.options.seccompReport {
+            guard let filter = plan.seccomp else {
+                throw PlanError(file: file, path: "linux.seccomp", message: "--seccomp-report needs a seccomp filter; the config has none")
+            }
+            (plan.seccomp, plan.seccompReport) = try filter.reportingDenials(file: file)
+        }
 
         let joinsUser = plan.joinPaths.contains { $0.type == "user" }
         plan.cloneFlags = joinsUser ? 0 : newFlags & ~NamespaceFlag.time

@@ -40,6 +40,8 @@ public struct LaunchOptions: Equatable, Sendable {
     public var detached = false
     /// Join a fresh session keyring (runc's default; --no-new-keyring turns it off).
     public var newKeyring = true
+    /// --seccomp-report: refusals go through ward (user notification) and are reported.
+    public var seccompReport = false
     public init() {}
 }
 

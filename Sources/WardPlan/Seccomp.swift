@@ -192,3 +192,68 @@ public enum SeccompCompiler {
 
     static func errnoName(_ e: Int32) -> String { ErrnoName.of(e) }
 }
+
+/// `--seccomp-report`: what ward answers each notification with, so the workload sees exactly
+/// the errno its filter would have returned.
+public struct SeccompReportMap: Equatable, Sendable {
+    public var errnoByName: [String: Int32]
+    public var defaultErrno: Int32
+}
+
+extension ResolvedSeccomp {
+    static let loadFlagNewListener: UInt32 = 8
+
+    /// The same filter with every refusal-by-errno turned into a user notification (ward records
+    /// it and answers with that errno). Kill and trap actions stay as they are: those end in
+    /// SIGSYS, which the exit status already reports. Needs `sendmsg` allowed outright: the
+    /// child hands the listener to ward with it right after loading the filter.
+    public func reportingDenials(file: String) throws(PlanError) -> (ResolvedSeccomp, SeccompReportMap) {
+        func isErrno(_ action: UInt32) -> Bool { action & 0xffff_0000 == 0x0005_0000 }
+        let sendmsgAllowed = defaultAction == SeccompAction.allow
+            || rules.contains { $0.name == "sendmsg" && $0.action == SeccompAction.allow && $0.conditions.isEmpty }
+        guard sendmsgAllowed else {
+            throw PlanError(file: file, path: "linux.seccomp",
+                            message: "--seccomp-report needs sendmsg allowed by the filter (ward receives the notification fd through it); allow sendmsg or drop --seccomp-report")
+        }
+        var map = SeccompReportMap(errnoByName: [:], defaultErrno: isErrno(defaultAction) ? Int32(defaultAction & 0xffff) : 1)
+        var out = self
+        for i in out.rules.indices where isErrno(out.rules[i].action) {
+            map.errnoByName[out.rules[i].name] = Int32(out.rules[i].action & 0xffff)
+            out.rules[i].action = SeccompAction.notify
+        }
+        // libseccomp can't make NOTIFY the default action: give every syscall the filter leaves
+        // to an errno default a NOTIFY rule of its own instead.
+        if isErrno(defaultAction) {
+            let covered = Set(rules.map(\.name))
+            for name in SeccompResolver.nativeSyscallNames() where !covered.contains(name) {
+                let number = seccomp_syscall_resolve_name(name)
+                guard number != __NR_SCMP_ERROR else { continue }
+                out.rules.append(.init(path: "--seccomp-report", name: name, number: number,
+                                       action: SeccompAction.notify, conditions: []))
+            }
+        }
+        out.loadFlags |= Self.loadFlagNewListener
+        return (out, map)
+    }
+}
+
+extension SeccompResolver {
+    /// Every syscall libseccomp knows on the native architecture.
+    static func nativeSyscallNames() -> [String] {
+        let arch = seccomp_arch_native()
+        var names: [String] = []
+        for number in Int32(0)..<1024 {
+            guard let cName = seccomp_syscall_resolve_num_arch(arch, number) else { continue }
+            names.append(String(cString: cName))
+            free(cName)
+        }
+        return names
+    }
+
+    /// The syscall's name on `arch` (an AUDIT_ARCH_* value, as in seccomp_data), or "#NR".
+    public static func name(arch: UInt32, number: Int32) -> String {
+        guard let cName = seccomp_syscall_resolve_num_arch(arch, number) else { return "#\(number)" }
+        defer { free(cName) }
+        return String(cString: cName)
+    }
+}

@@ -31,6 +31,8 @@ public struct RunOutcome: Equatable {
     public var usage: ResourceUsage?
     public var execAt: UInt64?
     public var exitedAt: UInt64?
+    /// --seccomp-report: every refused syscall, in the order first seen.
+    public var denials: [SeccompDenial]?
 }
 
 /// Plans and launches one container and supervises it until it exits.

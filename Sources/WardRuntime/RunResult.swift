@@ -53,8 +53,8 @@ public struct RunResult {
             "profile": profile.map { .object(["name": .string($0.name), "hash": .string($0.hash)]) } ?? .null,
             // ward manages no cgroup, so an OOM kill can't be told from any other SIGKILL.
             "oomKilled": .null,
-            // No --seccomp-report yet: denials are not collected.
-            "seccompDenials": .null,
+            // Collected only with --seccomp-report (null means not collected, never "none").
+            "seccompDenials": outcome?.denials.map { .array($0.map { .string($0.syscall) }) } ?? .null,
             "launchError": launchError.map { .string($0.message) } ?? .null,
         ]
         func seconds(_ us: UInt64) -> JSONValue { .double(Double(us) / 1_000_000) }

@@ -64,6 +64,9 @@ final class Supervisor {
     var savedTermios: termios?
     var setupError: ward_msg?
     var received: Set<Int32> = []
+    /// --seccomp-report: the user-notification fd, and what it reported.
+    var listener: Int32 = -1
+    var denials: [SeccompDenial] = []
     var detached = false
     var syncOpen = true
     var status: Int32?
@@ -80,7 +83,7 @@ final class Supervisor {
 
     deinit {
         restoreTerminal()
-        if !detached { for fd in [sync, signalFD, timerFD] where fd >= 0 { close(fd) } }
+        if !detached { for fd in [sync, signalFD, timerFD, listener] where fd >= 0 { close(fd) } }
         if master >= 0 { close(master) }
     }
 
@@ -89,6 +92,7 @@ final class Supervisor {
         loop { $0.status != nil && $0.master < 0 }
         while syncOpen { handleSync() }  // an error message may still be queued after the child exited
         var result = try outcome()
+        if plan.seccompReport != nil { result.denials = denials }
         result.usage = usage.map(ResourceUsage.init)
         // Both may be seen in one poll round, the reap first: exec was no later than the exit.
         result.execAt = syncClosedAt.map { min($0, reapedAt ?? $0) }
@@ -138,6 +142,7 @@ final class Supervisor {
             if timerFD >= 0 { fds.append(pollfd(fd: timerFD, events: Int16(POLLIN), revents: 0)) }
             if master >= 0 { fds.append(pollfd(fd: master, events: Int16(POLLIN), revents: 0)) }
             if master >= 0 && stdinOpen { fds.append(pollfd(fd: 0, events: Int16(POLLIN), revents: 0)) }
+            if listener >= 0 { fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0)) }
             // Once the child is gone, only drain what the pty still holds.
             let n = poll(&fds, nfds_t(fds.count), status == nil ? -1 : 100)
             if n < 0 { if errno == EINTR { continue }; break }
@@ -149,6 +154,7 @@ final class Supervisor {
                 case timerFD: handleTimeout()
                 case master: copyFromMaster()
                 case 0: copyToMaster()
+                case listener: answerNotification(p.revents)
                 default: break
                 }
             }
@@ -204,6 +210,8 @@ final class Supervisor {
         case Int32(WARD_MSG_TTY.rawValue) where fd >= 0:
             master = fd
             setUpTerminal()
+        case Int32(WARD_MSG_LISTENER.rawValue) where fd >= 0:
+            listener = fd
         default:
             if fd >= 0 { close(fd) }
         }
@@ -217,6 +225,28 @@ final class Supervisor {
         kill(pid, SIGKILL)  // the pid namespace's init: every process in it goes with it
         close(timerFD)
         timerFD = -1
+    }
+
+    // MARK: - seccomp report
+
+    /// One refused syscall: record it, and answer with the errno the filter would have returned
+    /// (the workload sees no difference).
+    func answerNotification(_ revents: Int16) {
+        var id: UInt64 = 0, nr: Int32 = 0, arch: UInt32 = 0
+        var args = [UInt64](repeating: 0, count: 6)
+        guard revents & Int16(POLLIN) != 0, ward_notif_recv(listener, &id, &nr, &arch, &args) == 0 else {
+            // POLLHUP: every task using the filter is gone.
+            if revents & Int16(POLLHUP | POLLERR) != 0 { close(listener); listener = -1 }
+            return
+        }
+        let name = SeccompResolver.name(arch: arch, number: nr)
+        let errnoValue = plan.seccompReport.map { $0.errnoByName[name] ?? $0.defaultErrno } ?? EPERM
+        _ = ward_notif_send(listener, id, errnoValue)  // ENOENT: the caller died meanwhile
+        if let i = denials.firstIndex(where: { $0.syscall == name }) {
+            denials[i].count += 1
+        } else {
+            denials.append(SeccompDenial(syscall: name, count: 1, errno: ErrnoName.of(errnoValue), firstArgs: Array(args.prefix(3))))
+        }
     }
 
     // MARK: - terminal
@@ -327,5 +357,19 @@ final class Supervisor {
         default:
             return nil
         }
+    }
+}
+
+/// One syscall the filter refused during a `--seccomp-report` run.
+public struct SeccompDenial: Equatable, Sendable {
+    public var syscall: String
+    public var count: Int
+    public var errno: String
+    /// The first three arguments of its first refusal.
+    public var firstArgs: [UInt64]
+
+    /// "unshare ×1 EPERM (first args 0x10000000, 0x0, 0x0)"
+    public var summary: String {
+        "\(syscall) ×\(count) \(errno) (first args \(firstArgs.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")))"
     }
 }

@@ -1,5 +1,6 @@
 import WardPlan
 import WardRuntime
+import WardSystem
 
 /// Options `run` and `create` share.
 let bundleOptions: [OptionSpec] = [
@@ -35,6 +36,7 @@ let runCommand = Command(
         abstract: "Run a container from an OCI bundle and wait for it; exit with its status.",
         options: bundleOptions + [
             OptionSpec(names: ["--timeout"], value: "DURATION", help: "Kill the container after this long (90, 90s, 5m, 1h) and exit 124."),
+            OptionSpec(names: ["--seccomp-report"], value: nil, help: "Report every syscall the seccomp filter refused (seccomp user notification: ward answers each with the filter's errno)."),
             OptionSpec(names: ["--detach", "-d"], value: nil, help: "Start it and return at once (create + start)."),
             OptionSpec(names: ["--keep"], value: nil, help: "Keep the stopped container's state (remove it with 'ward delete')."),
         ] + SecretFlags.options + RunFlags.options,
@@ -56,6 +58,7 @@ let runCommand = Command(
         report.record.profile = request.profile.map(RunResult.profileSummary)
         try RunFlags.apply(args, to: &request)
         request.timeout = timeout ?? request.profile?.lifetimeSeconds
+        request.options.seccompReport = args.flag("--seccomp-report")
         let secrets = try SecretFlags.parse(args, environment: context.environment)
         try ProfileFlags.requireSecrets(request.profile, given: secrets.secrets.map(\.name))
         request.secrets = try SecretStore.load(secrets, bundle: request.bundle, preserveFDs: request.options.preserveFDs, log: context.log)
@@ -84,5 +87,9 @@ let runCommand = Command(
                               state: registration.state(pid: 0, "stopped"), log: context.log)
         if !args.flag("--keep") { registration.remove() }
         report.record.outcome = outcome
+        if let denials = outcome.denials {
+            Sys.stderr("ward: seccomp report (user notification): " + (denials.isEmpty ? "no syscall was refused" : "\(denials.count) syscall(s) refused"))
+            for d in denials { Sys.stderr("ward:   \(d.summary)") }
+        }
         return outcome.exitCode
     } })

@@ -164,7 +164,8 @@ enum ward_msg_type {
     WARD_MSG_ERROR = 2,   // child -> parent: op index + errno + detail text; the child then _exit(1)s
     WARD_MSG_TTY = 3,     // child -> parent: the pty master rides along as SCM_RIGHTS
     WARD_MSG_READY = 4,   // child -> parent: every setup step before the exec is done (create/start split)
-    WARD_MSG_HOOKS = 6,   // child -> parent: at the createRuntime/createContainer hook point (before pivot_root)
+    WARD_MSG_HOOKS = 6,
+    WARD_MSG_LISTENER = 7, // child -> parent: the seccomp user-notification fd rides along (--seccomp-report)   // child -> parent: at the createRuntime/createContainer hook point (before pivot_root)
     WARD_MSG_PID = 5,     // intermediate (after WARD_OP_FORK) -> parent: value = the pid of the real init (in
                           // the parent's pid namespace as seen by the sender: the parent should use it only for logs)
 };
@@ -208,6 +209,9 @@ int ward_memfd(const char *name);                                         // mem
 int ward_timerfd(double seconds);                                         // a CLOCK_MONOTONIC timerfd armed once, CLOEXEC
 int ward_read_signal(int signal_fd);
 int ward_pipe(int fds[2]);
+// Seccomp user notification (--seccomp-report): receive one notification; answer it with -error.
+int ward_notif_recv(int fd, uint64_t *id, int32_t *nr, uint32_t *arch, uint64_t args[6]);
+int ward_notif_send(int fd, uint64_t id, int32_t error);
 const char *ward_commit(void);                                            // the git commit ward was built from, or "unknown"                                                // pipe2(fds, O_CLOEXEC)                                      // one signalfd record -> signal number, -1 on error
 
 
