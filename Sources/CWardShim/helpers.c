@@ -57,3 +57,11 @@ int ward_notif_send(int fd, uint64_t id, int32_t error) {
     resp.error = -error;
     return ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
+
+int ward_notif_continue(int fd, uint64_t id) {
+    struct seccomp_notif_resp resp;
+    memset(&resp, 0, sizeof resp);
+    resp.id = id;
+    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    return ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}

@@ -68,7 +68,10 @@ public enum PlanBuilder {
         if let seccomp = spec.linux?.seccomp {
             plan.seccomp = try SeccompResolver.resolve(seccomp, file: file)
         }
-        if input.options.seccompReport {
+        if input.options.seccompLearn {
+            plan.seccomp = ResolvedSeccomp.learning(architectures: plan.seccomp?.architectures ?? [])
+            plan.seccompReport = SeccompReportMap(errnoByName: [:], defaultErrno: 0, learn: true)
+        } else if input.options.seccompReport {
             guard let filter = plan.seccomp else {
                 throw PlanError(file: file, path: "linux.seccomp", message: "--seccomp-report needs a seccomp filter; the config has none")
             }

@@ -42,6 +42,8 @@ public struct LaunchOptions: Equatable, Sendable {
     public var newKeyring = true
     /// --seccomp-report: refusals go through ward (user notification) and are reported.
     public var seccompReport = false
+    /// `ward profile learn`: record every syscall the workload makes, refuse none.
+    public var seccompLearn = false
     public init() {}
 }
 

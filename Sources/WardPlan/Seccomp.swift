@@ -198,6 +198,8 @@ public enum SeccompCompiler {
 public struct SeccompReportMap: Equatable, Sendable {
     public var errnoByName: [String: Int32]
     public var defaultErrno: Int32
+    /// `ward profile learn`: every notification is let through (and recorded), none refused.
+    public var learn = false
 }
 
 extension ResolvedSeccomp {
@@ -234,6 +236,26 @@ extension ResolvedSeccomp {
         }
         out.loadFlags |= Self.loadFlagNewListener
         return (out, map)
+    }
+}
+
+extension ResolvedSeccomp {
+    /// What ward needs after loading the filter to hand over the listener and exec: allowed
+    /// outright in learn mode (so no notification can wait on itself), and put in every learned
+    /// profile.
+    public static let learnHandoff = ["sendmsg", "close", "execve", "exit", "exit_group"]
+
+    /// `ward profile learn`: a notification for every syscall libseccomp knows (on every arch of
+    /// `architectures`), which ward records and lets through.
+    public static func learning(architectures: [UInt32]) -> ResolvedSeccomp {
+        var rules: [Rule] = []
+        for name in SeccompResolver.nativeSyscallNames() where !learnHandoff.contains(name) {
+            let number = seccomp_syscall_resolve_name(name)
+            guard number != __NR_SCMP_ERROR else { continue }
+            rules.append(.init(path: "profile learn", name: name, number: number, action: SeccompAction.notify, conditions: []))
+        }
+        return ResolvedSeccomp(defaultAction: SeccompAction.allow, architectures: architectures, rules: rules,
+                               loadFlags: loadFlagNewListener)
     }
 }
 

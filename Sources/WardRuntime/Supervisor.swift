@@ -240,13 +240,32 @@ final class Supervisor {
             return
         }
         let name = SeccompResolver.name(arch: arch, number: nr)
+        if plan.seccompReport?.learn == true {
+            // The workload's calls only: until the exec closes the sync socket, these are ward's
+            // own last setup steps (each waits for this answer, so the order is exact).
+            if syncOpen { syncClosedIfHungUp() }
+            _ = ward_notif_continue(listener, id)
+            if syncOpen { return }
+            record(name: name, arch: arch, errno: "", args: args)
+            return
+        }
         let errnoValue = plan.seccompReport.map { $0.errnoByName[name] ?? $0.defaultErrno } ?? EPERM
         _ = ward_notif_send(listener, id, errnoValue)  // ENOENT: the caller died meanwhile
+        record(name: name, arch: arch, errno: ErrnoName.of(errnoValue), args: args)
+    }
+
+    func record(name: String, arch: UInt32, errno: String, args: [UInt64]) {
         if let i = denials.firstIndex(where: { $0.syscall == name }) {
             denials[i].count += 1
         } else {
-            denials.append(SeccompDenial(syscall: name, count: 1, errno: ErrnoName.of(errnoValue), firstArgs: Array(args.prefix(3))))
+            denials.append(SeccompDenial(syscall: name, count: 1, errno: errno, firstArgs: Array(args.prefix(3)), arch: arch))
         }
+    }
+
+    /// Notes the exec (the sync socket's close-on-exec) without waiting for it.
+    func syncClosedIfHungUp() {
+        var p = pollfd(fd: sync, events: Int16(POLLIN), revents: 0)
+        if poll(&p, 1, 0) == 1 { handleSync() }
     }
 
     // MARK: - terminal
@@ -367,6 +386,8 @@ public struct SeccompDenial: Equatable, Sendable {
     public var errno: String
     /// The first three arguments of its first refusal.
     public var firstArgs: [UInt64]
+    /// AUDIT_ARCH_* of the first call (x86_64, or a compat arch such as i386).
+    public var arch: UInt32 = 0
 
     /// "unshare ×1 EPERM (first args 0x10000000, 0x0, 0x0)"
     public var summary: String {

@@ -45,11 +45,17 @@ enum ProfileFlags {
 let profileCommand = Command(
     spec: CommandSpec(
         name: "profile",
-        abstract: "Hardening profiles: 'list', 'show NAME|FILE' (resolved JSON), 'diff A B'.",
-        options: [],
+        abstract: "Hardening profiles: 'list', 'show NAME|FILE' (resolved JSON), 'diff A B', 'learn -b BUNDLE -o FILE -- CMD...'.",
+        options: [
+            OptionSpec(names: ["--bundle", "-b"], value: "DIR", help: "learn: the bundle to run the workload in (default: .)."),
+            OptionSpec(names: ["--profile", "--base"], value: "NAME|FILE", help: "learn: the profile to start from (its policy, with the learned filter)."),
+            OptionSpec(names: ["--output", "-o"], value: "FILE", help: "learn: where to write the learned profile."),
+            OptionSpec(names: ["--timeout"], value: "DURATION", help: "learn: stop the workload after this long."),
+        ],
         positionals: [("SUBCOMMAND", "list, show or diff."), ("PROFILE", "A shipped profile's name or a profile file."),
-                      ("OTHER", "diff: the profile to compare with.")]),
-    run: { args, _ throws(WardError) in
+                      ("OTHER", "diff: the profile to compare with.")],
+        trailing: "learn: the workload, CMD [ARGS...]"),
+    run: { args, context throws(WardError) in
         let words = args.positionals
         func need(_ count: Int, _ usage: String) throws(WardError) {
             guard words.count == count else { throw WardError("profile: usage: ward profile \(usage)") }
@@ -73,8 +79,11 @@ let profileCommand = Command(
             if lines.isEmpty { print("\(a.name) and \(b.name) set the same policy") }
             for line in lines { print(line) }
             return 0
+        case "learn":
+            try need(1, "learn [-b BUNDLE] [--base PROFILE] -o FILE -- CMD [ARGS...]")
+            return try ProfileLearn.run(args, context)
         case let other?:
-            throw WardError("profile: unknown subcommand \"\(other)\"; use list, show or diff")
+            throw WardError("profile: unknown subcommand \"\(other)\"; use list, show, diff or learn")
         case nil:
             throw WardError("profile: usage: ward profile list | show NAME|FILE | diff A B")
         }

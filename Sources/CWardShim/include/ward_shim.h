@@ -212,6 +212,7 @@ int ward_pipe(int fds[2]);
 // Seccomp user notification (--seccomp-report): receive one notification; answer it with -error.
 int ward_notif_recv(int fd, uint64_t *id, int32_t *nr, uint32_t *arch, uint64_t args[6]);
 int ward_notif_send(int fd, uint64_t id, int32_t error);
+int ward_notif_continue(int fd, uint64_t id);                              // let the call run (SECCOMP_USER_NOTIF_FLAG_CONTINUE)
 const char *ward_commit(void);                                            // the git commit ward was built from, or "unknown"                                                // pipe2(fds, O_CLOEXEC)                                      // one signalfd record -> signal number, -1 on error
 
 
