@@ -19,6 +19,7 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp"),
         .systemLibrary(name: "CCap", path: "Sources/CCap"),
         .systemLibrary(name: "CMD", path: "Sources/CMD"),  // libmd (libmd-dev): SHA-256
+        .systemLibrary(name: "CArchive", path: "Sources/CArchive"),  // libarchive (libarchive-dev): image layers
         // The clone/exec stage: everything between clone(2) and execve(2) runs here, in C.
         .target(name: "CWardShim", dependencies: ["CCap"], path: "Sources/CWardShim",
                 cSettings: [.unsafeFlags(["-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"])],
@@ -35,7 +36,9 @@ let package = Package(
                 path: "Sources/WardRuntime"),
         // `ward __probe`: the attack-probe battery run inside a sandbox by `ward compare`. Glibc only.
         .target(name: "WardProbe", dependencies: ["CWardShim", "WardSpec"], path: "Sources/WardProbe"),
-        .executableTarget(name: "ward", dependencies: ["WardRuntime", "WardPlan", "WardSpec", "WardSystem", "WardProbe"],
+        // OCI image layouts -> bundles: index/manifest resolution, digest checks, safe layer extraction.
+        .target(name: "WardImage", dependencies: ["WardSpec", "WardSystem", "CArchive"], path: "Sources/WardImage"),
+        .executableTarget(name: "ward", dependencies: ["WardRuntime", "WardPlan", "WardSpec", "WardSystem", "WardProbe", "WardImage"],
                           path: "Sources/ward"),
         .testTarget(name: "WardSpecTests", dependencies: ["WardSpec"], path: "Tests/WardSpecTests"),
         .testTarget(name: "WardPlanTests", dependencies: ["WardPlan", "WardSpec"], path: "Tests/WardPlanTests"),

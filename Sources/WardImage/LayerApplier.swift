@@ -1,0 +1,251 @@
+import CArchive
+import WardSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Applies image layers to a rootfs directory, never through a path: every entry is created
+/// relative to an fd of its parent, opened with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)
+/// from the rootfs fd, so nothing (`../x`, `/etc/x`, a symlinked parent, a hardlink to a host
+/// path, a whiteout of `..`) reaches outside the rootfs. libarchive only reads and decompresses.
+///
+/// Documented skips: device nodes and sockets (one warning per layer); setuid/setgid bits (the
+/// files belong to the caller on the host). A parent directory that is a symlink in the image is
+/// refused (RESOLVE_NO_SYMLINKS), not followed.
+public final class LayerApplier {
+    let root: Int32
+    let maxBytes: Int64
+    public private(set) var bytesWritten: Int64 = 0
+    public var warn: (String) -> Void
+    /// Directory modes and mtimes, applied at the end (a 0555 directory must stay writable until then).
+    var directoryAttributes: [String: (mode: mode_t, mtime: timespec)] = [:]
+    /// Paths this layer created (an opaque whiteout keeps them and removes the lower layers' entries).
+    var createdThisLayer: Set<String> = []
+
+    public init(rootfd: Int32, maxBytes: Int64, warn: @escaping (String) -> Void) {
+        root = rootfd
+        self.maxBytes = maxBytes
+        self.warn = warn
+    }
+
+    /// `name` as path components beneath the root: a leading `/` or `./` is dropped; `..` is refused.
+    static func components(_ name: String, entry: String) throws(ImageError) -> [String] {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: true).map(String.init).filter { $0 != "." }
+        if parts.contains("..") { throw ImageError("\(entry): \"\(name)\" climbs out with \"..\"; refusing the layer") }
+        return parts
+    }
+
+    /// Opens the directory `parts` beneath the root (creating missing ones when `create`).
+    func openDirectory(_ parts: ArraySlice<String>, create: Bool, entry: String) throws(ImageError) -> Int32 {
+        let resolve = Sys.resolveBeneath | Sys.resolveNoSymlinks
+        let path = parts.isEmpty ? "." : parts.joined(separator: "/")
+        let fd = Sys.openat2(root, path, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC, resolve: resolve)
+        if fd >= 0 { return fd }
+        let e = errno
+        if e == ENOENT && create {
+            var current = Sys.openat2(root, ".", flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC, resolve: resolve)
+            for (i, part) in parts.enumerated() {
+                if mkdirat(current, part, 0o755) == 0 {
+                    let sub = Array(parts.prefix(i + 1)).joined(separator: "/")
+                    directoryAttributes[sub] = (0o755, timespec(tv_sec: 0, tv_nsec: 0))
+                }
+                let next = Sys.openat2(current, part, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC, resolve: resolve)
+                let e2 = errno
+                close(current)
+                guard next >= 0 else { throw pathError(entry, path, e2) }
+                current = next
+            }
+            return current
+        }
+        throw pathError(entry, path, e)
+    }
+
+    func pathError(_ entry: String, _ path: String, _ e: Int32) -> ImageError {
+        if e == ELOOP || e == EXDEV {
+            return ImageError("\(entry): the path \"\(path)\" goes through a symlink or out of the rootfs; refusing the layer")
+        }
+        return ImageError("\(entry): open \"\(path)\": \(ErrnoName.of(e))")
+    }
+
+    /// Removes `name` in `dirfd` (a tree, recursively; a symlink itself, never its target).
+    static func removeTree(_ dirfd: Int32, _ name: String) -> Bool {
+        if unlinkat(dirfd, name, 0) == 0 || errno == ENOENT { return true }
+        guard errno == EISDIR || errno == EPERM else { return false }
+        let fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        fchmod(fd, 0o700)
+        guard removeChildren(fd, keep: { _ in false }) else { return false }
+        return unlinkat(dirfd, name, AT_REMOVEDIR) == 0
+    }
+
+    /// Removes every entry of the directory `fd` (closed here) but those `keep` names.
+    static func removeChildren(_ fd: Int32, keep: (String) -> Bool) -> Bool {
+        guard let dir = fdopendir(fd) else { close(fd); return false }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let ent = readdir(dir) {
+            let name = withUnsafeBytes(of: ent.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name != "." && name != ".." && !keep(name) { names.append(name) }
+        }
+        let dfd = dirfd(dir)
+        for name in names where !removeTree(dfd, name) { return false }
+        return true
+    }
+
+    /// Applies one layer read from `fd` (tar, or tar compressed in any way libarchive detects).
+    public func apply(fd: Int32, label: String) throws(ImageError) {
+        guard let archive = archive_read_new() else { throw ImageError("\(label): archive_read_new failed") }
+        defer { archive_read_free(archive) }
+        archive_read_support_filter_all(archive)
+        archive_read_support_format_tar(archive)
+        guard archive_read_open_fd(archive, fd, 1 << 16) == ARCHIVE_OK else {
+            throw ImageError("\(label): not a readable tar: \(String(cString: archive_error_string(archive)))")
+        }
+        createdThisLayer = []
+        var skippedDevices = 0
+        var strippedSetID = 0
+        var entryPtr: OpaquePointer?
+        while true {
+            let rc = archive_read_next_header(archive, &entryPtr)
+            if rc == ARCHIVE_EOF { break }
+            guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry = entryPtr else {
+                throw ImageError("\(label): \(String(cString: archive_error_string(archive)))")
+            }
+            guard let namePtr = archive_entry_pathname(entry) else { throw ImageError("\(label): entry without a name") }
+            let rawName = String(cString: namePtr)
+            let where_ = "\(label): \(rawName)"
+            let parts = try Self.components(rawName, entry: where_)
+            let type = mode_t(archive_entry_filetype(entry)) & S_IFMT
+            let mode = mode_t(archive_entry_perm(entry))
+            let mtime = timespec(tv_sec: archive_entry_mtime(entry), tv_nsec: archive_entry_mtime_nsec(entry))
+            guard let name = parts.last else {
+                if type == S_IFDIR { directoryAttributes[""] = (mode, mtime) }
+                continue
+            }
+            let parentParts = parts.dropLast()
+            let parentPath = parentParts.joined(separator: "/")
+            let path = parts.joined(separator: "/")
+
+            if name.hasPrefix(".wh.") {
+                let parent = try openDirectory(parentParts, create: true, entry: where_)
+                defer { close(parent) }
+                if name == ".wh..wh..opq" {
+                    let dup = fcntl(parent, F_DUPFD_CLOEXEC, 0)
+                    let prefix = parentPath.isEmpty ? "" : parentPath + "/"
+                    guard Self.removeChildren(dup, keep: { self.createdThisLayer.contains(prefix + $0) }) else {
+                        throw ImageError("\(where_): opaque whiteout: \(ErrnoName.of(errno))")
+                    }
+                } else {
+                    let target = String(name.dropFirst(4))
+                    guard !target.isEmpty, target != ".", target != "..", !target.hasPrefix(".wh.") else {
+                        throw ImageError("\(where_): whiteout of \"\(target)\" is not a name in its directory; refusing the layer")
+                    }
+                    guard Self.removeTree(parent, target) else { throw ImageError("\(where_): whiteout: \(ErrnoName.of(errno))") }
+                }
+                continue
+            }
+
+            let parent = try openDirectory(parentParts, create: true, entry: where_)
+            defer { close(parent) }
+
+            if let linkPtr = archive_entry_hardlink(entry) {
+                let linkName = String(cString: linkPtr)
+                let targetParts = try Self.components(linkName, entry: where_)
+                guard let targetName = targetParts.last else { throw ImageError("\(where_): hardlink to the root directory") }
+                let targetParent = try openDirectory(targetParts.dropLast(), create: false, entry: where_ + " (hardlink target)")
+                defer { close(targetParent) }
+                _ = Self.removeTree(parent, name)
+                guard linkat(targetParent, targetName, parent, name, 0) == 0 else {
+                    throw ImageError("\(where_): hardlink to \"\(linkName)\" (looked up inside the rootfs only): \(ErrnoName.of(errno))")
+                }
+                createdThisLayer.insert(path)
+                continue
+            }
+
+            switch type {
+            case S_IFDIR:
+                var st = stat()
+                if fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (st.st_mode & S_IFMT) != S_IFDIR {
+                    _ = Self.removeTree(parent, name)
+                }
+                if mkdirat(parent, name, 0o700) != 0 && errno != EEXIST {
+                    throw ImageError("\(where_): mkdir: \(ErrnoName.of(errno))")
+                }
+                directoryAttributes[path] = (mode, mtime)
+            case S_IFREG:
+                let declared = archive_entry_size(entry)
+                if declared > maxBytes - bytesWritten {
+                    throw ImageError("\(where_): \(declared) bytes would pass the --max-size limit of \(maxBytes) bytes; refusing the image")
+                }
+                guard Self.removeTree(parent, name) else { throw ImageError("\(where_): replace: \(ErrnoName.of(errno))") }
+                let out = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                guard out >= 0 else { throw ImageError("\(where_): create: \(ErrnoName.of(errno))") }
+                defer { close(out) }
+                try copyData(archive, to: out, entry: where_)
+                if declared > 0 { ftruncate(out, off_t(declared)) }  // a sparse tail
+                var perm = mode
+                if perm & (S_ISUID | S_ISGID) != 0 { perm &= ~(S_ISUID | S_ISGID); strippedSetID += 1 }
+                fchmod(out, perm)
+                var times = [mtime, mtime]
+                futimens(out, &times)
+            case S_IFLNK:
+                guard let targetPtr = archive_entry_symlink(entry) else { throw ImageError("\(where_): symlink without a target") }
+                guard Self.removeTree(parent, name) else { throw ImageError("\(where_): replace: \(ErrnoName.of(errno))") }
+                guard symlinkat(targetPtr, parent, name) == 0 else { throw ImageError("\(where_): symlink: \(ErrnoName.of(errno))") }
+                var times = [mtime, mtime]
+                utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW)
+            case S_IFIFO:
+                guard Self.removeTree(parent, name) else { throw ImageError("\(where_): replace: \(ErrnoName.of(errno))") }
+                guard mkfifoat(parent, name, mode & 0o777) == 0 else { throw ImageError("\(where_): mkfifo: \(ErrnoName.of(errno))") }
+            default:  // character and block devices, sockets: not creatable rootless, not needed
+                skippedDevices += 1
+                continue
+            }
+            createdThisLayer.insert(path)
+        }
+        if skippedDevices > 0 { warn("\(label): skipped \(skippedDevices) device node(s) or socket(s): a rootless bundle cannot create them") }
+        if strippedSetID > 0 { warn("\(label): cleared setuid/setgid on \(strippedSetID) file(s): they would belong to you on the host") }
+    }
+
+    func copyData(_ archive: OpaquePointer, to out: Int32, entry: String) throws(ImageError) {
+        var buffer: UnsafeRawPointer?
+        var size = 0
+        var offset: la_int64_t = 0
+        while true {
+            let rc = archive_read_data_block(archive, &buffer, &size, &offset)
+            if rc == ARCHIVE_EOF { break }
+            guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN else {
+                throw ImageError("\(entry): \(String(cString: archive_error_string(archive)))")
+            }
+            bytesWritten += Int64(size)
+            if bytesWritten > maxBytes {
+                throw ImageError("\(entry): unpacking passed the --max-size limit of \(maxBytes) bytes; refusing the image")
+            }
+            var done = 0
+            while done < size {
+                let n = pwrite(out, buffer! + done, size - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw ImageError("\(entry): write: \(ErrnoName.of(errno))")
+                }
+                done += n
+            }
+        }
+    }
+
+    /// Sets the recorded directory modes and mtimes, deepest first.
+    public func finish() {
+        let resolve = Sys.resolveBeneath | Sys.resolveNoSymlinks
+        for (path, attr) in directoryAttributes.sorted(by: { $0.key.split(separator: "/").count > $1.key.split(separator: "/").count }) {
+            let fd = Sys.openat2(root, path.isEmpty ? "." : path, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC, resolve: resolve)
+            guard fd >= 0 else { continue }  // removed by a later whiteout
+            if attr.mtime.tv_sec != 0 || attr.mtime.tv_nsec != 0 {
+                var times = [attr.mtime, attr.mtime]
+                futimens(fd, &times)
+            }
+            fchmod(fd, attr.mode & 0o1777)
+            close(fd)
+        }
+    }
+}

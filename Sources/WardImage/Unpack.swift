@@ -1,0 +1,127 @@
+import FoundationEssentials
+import WardSpec
+import WardSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ward unpack`: an OCI image layout -> an OCI bundle (BUNDLE/rootfs + BUNDLE/config.json).
+///
+/// All or nothing: the layers are applied in BUNDLE/rootfs.partial-XXXXXX, renamed to
+/// BUNDLE/rootfs only when every blob verified and every layer applied, removed otherwise.
+public enum ImageUnpacker {
+    public struct Options {
+        public var maxBytes: Int64 = 4 << 30
+        public var warn: (String) -> Void = { Sys.stderr("ward: warning: \($0)") }
+        public var debug: (String) -> Void = { _ in }
+        public init() {}
+    }
+
+    /// - Parameter baseConfig: the config to start from (ward's hardened default), as JSON text.
+    public static func unpack(reference: String, bundle: String, baseConfig: String, options: Options) throws(ImageError) {
+        let ref = try ImageReference(parsing: reference)
+        let layout = try ImageLayout(path: ref.layout)
+        let image = try ImageResolver.resolve(layout, ref.selector)
+        options.debug("manifest \(image.manifest.digest): \(image.layers.count) layer(s)")
+        var config = try bundleConfig(base: baseConfig, image: image.config)
+
+        if mkdir(bundle, 0o755) != 0 && errno != EEXIST { throw ImageError("\(bundle): \(SystemError("mkdir", errno: errno))") }
+        let bundlefd = open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard bundlefd >= 0 else { throw ImageError("\(bundle): \(SystemError("open", errno: errno))") }
+        defer { close(bundlefd) }
+        for name in ["rootfs", "config.json"] {
+            var st = stat()
+            if fstatat(bundlefd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 {
+                throw ImageError("\(bundle)/\(name) exists; ward unpack does not overwrite a bundle")
+            }
+        }
+        var template = Array("\(bundle)/rootfs.partial-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw ImageError("\(bundle): \(SystemError("mkdtemp", errno: errno))") }
+        let partialPath = String(cString: made)
+        let partialName = String(partialPath.split(separator: "/").last ?? "")
+        var done = false
+        defer { if !done { _ = LayerApplier.removeTree(bundlefd, partialName) } }
+        let rootfd = Sys.openat2(bundlefd, partialName, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                                 resolve: Sys.resolveBeneath | Sys.resolveNoSymlinks)
+        guard rootfd >= 0 else { throw ImageError("\(partialPath): \(SystemError("open", errno: errno))") }
+        defer { close(rootfd) }
+
+        // Verify every blob before applying any: a bad last layer must not cost the first ones' work.
+        for layer in image.layers { close(try layout.openVerifiedBlob(layer)) }
+        let applier = LayerApplier(rootfd: rootfd, maxBytes: options.maxBytes, warn: options.warn)
+        for (i, layer) in image.layers.enumerated() {
+            let fd = try layout.openVerifiedBlob(layer)  // again: what is applied is what was just hashed
+            defer { close(fd) }
+            options.debug("layer \(i + 1)/\(image.layers.count) \(layer.digest) (\(layer.size) bytes)")
+            try applier.apply(fd: fd, label: "layer \(i + 1) (\(layer.digest))")
+        }
+        // Mount points for the image's volumes (the rootfs is read-only at run time).
+        for volume in try volumes(image.config) {
+            let parts = try LayerApplier.components(volume, entry: "Volumes")
+            close(try applier.openDirectory(parts[...], create: true, entry: "volume \(volume)"))
+        }
+        applier.finish()
+        options.debug("\(applier.bytesWritten) bytes written")
+
+        let text = config.prettyJSONText
+        let cfd = openat(bundlefd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard cfd >= 0 else { throw ImageError("\(bundle)/config.json: \(SystemError("create", errno: errno))") }
+        let wrote = Sys.writeAll(fd: cfd, text)
+        close(cfd)
+        guard wrote, renameat(bundlefd, partialName, bundlefd, "rootfs") == 0 else {
+            let e = errno
+            unlinkat(bundlefd, "config.json", 0)
+            throw ImageError("\(bundle): writing config.json or renaming \(partialName) to rootfs: \(ErrnoName.of(e))")
+        }
+        done = true
+        config = .null
+    }
+
+    static func strings(_ value: JSONValue?) -> [String] {
+        guard case .array(let items)? = value else { return [] }
+        return items.compactMap { if case .string(let s) = $0 { s } else { nil } }
+    }
+
+    static func volumes(_ image: JSONValue) throws(ImageError) -> [String] {
+        guard case .object(let vols)? = image["config"]?["Volumes"] else { return [] }
+        return vols.keys.sorted()
+    }
+
+    /// The base config with the image's Entrypoint+Cmd, Env, WorkingDir and Volumes laid over it.
+    public static func bundleConfig(base: String, image: JSONValue) throws(ImageError) -> JSONValue {
+        var config: JSONValue
+        do { config = try JSONFile.parse(Data(base.utf8), file: "default config") } catch { throw ImageError("\(error)") }
+        guard case .object(var top) = config, case .object(var process)? = top["process"] else {
+            throw ImageError("default config: no process object")
+        }
+        let c = image["config"] ?? .object([:])
+        let args = strings(c["Entrypoint"]) + strings(c["Cmd"])
+        if !args.isEmpty { process["args"] = .array(args.map { .string($0) }) }
+        // Env: the image's variables over the defaults, by name.
+        var env = strings(process["env"])
+        for entry in strings(c["Env"]) {
+            let key = entry.split(separator: "=", maxSplits: 1).first.map(String.init) ?? entry
+            env.removeAll { $0.split(separator: "=", maxSplits: 1).first.map(String.init) == key }
+            env.append(entry)
+        }
+        process["env"] = .array(env.map { .string($0) })
+        if case .string(let cwd)? = c["WorkingDir"], !cwd.isEmpty {
+            guard cwd.hasPrefix("/") else { throw ImageError("image config: WorkingDir \"\(cwd)\" is not absolute") }
+            process["cwd"] = .string(cwd)
+        }
+        top["process"] = .object(process)
+        if case .array(var mounts)? = top["mounts"] {
+            let existing = Set(mounts.compactMap { if case .string(let d)? = $0["destination"] { d } else { nil } })
+            for volume in try volumes(image) {
+                let dest = "/" + (try LayerApplier.components(volume, entry: "image config Volumes")).joined(separator: "/")
+                if existing.contains(dest) || dest == "/" { continue }
+                mounts.append(.object(["destination": .string(dest), "type": .string("tmpfs"), "source": .string("tmpfs"),
+                                       "options": .array(["nosuid", "nodev", "noexec", "mode=755", "size=65536k"].map { .string($0) })]))
+            }
+            top["mounts"] = .array(mounts)
+        }
+        config = .object(top)
+        return config
+    }
+}
