@@ -254,7 +254,7 @@ static int reopen_mounted(int base, int fd) {
 // A user namespace may not clear nosuid/nodev/noexec/rdonly or change the atime mode of a mount it
 // inherited from a more privileged namespace (MNT_LOCK_* flags, checked by can_change_locked_flags()
 // in fs/namespace.c): a bind remount must repeat whatever the mount already has, or get EPERM.
-static int remount_bind(int fd, const char *target, unsigned long flags) {
+static int keep_locked_flags(int fd, unsigned long *flags) {
     struct statfs s;
     if (fstatfs(fd, &s) < 0) return -1;
     static const struct { unsigned long st, ms; } keep[] = {
@@ -263,9 +263,14 @@ static int remount_bind(int fd, const char *target, unsigned long flags) {
     };
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
         // An explicitly requested atime mode replaces the current one rather than mixing with it.
-        if ((keep[i].ms & ATIME_FLAGS) && (flags & ATIME_FLAGS)) continue;
-        if ((unsigned long)s.f_flags & keep[i].st) flags |= keep[i].ms;
+        if ((keep[i].ms & ATIME_FLAGS) && (*flags & ATIME_FLAGS)) continue;
+        if ((unsigned long)s.f_flags & keep[i].st) *flags |= keep[i].ms;
     }
+    return 0;
+}
+
+static int remount_bind(int fd, const char *target, unsigned long flags) {
+    if (keep_locked_flags(fd, &flags) < 0) return -1;
     return mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | flags, NULL);
 }
 
@@ -412,17 +417,8 @@ static int op_remount(struct child *c, const struct ward_op *op) {
     int base = c->root >= 0 ? c->root : open_root();
     if (base < 0) return -1;
     int fd = resolve(base, op->path, LEAF_NONE, 0), rc = -1;
-    struct statfs s;
-    if (fd >= 0 && fstatfs(fd, &s) == 0) {
-        unsigned long flags = (unsigned long)op->a & ~(unsigned long)MS_REMOUNT;
-        static const struct { unsigned long st, ms; } keep[] = {
-            {ST_RDONLY, MS_RDONLY}, {ST_NOSUID, MS_NOSUID}, {ST_NODEV, MS_NODEV}, {ST_NOEXEC, MS_NOEXEC},
-            {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
-        };
-        for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
-            if ((keep[i].ms & ATIME_FLAGS) && (flags & ATIME_FLAGS)) continue;
-            if ((unsigned long)s.f_flags & keep[i].st) flags |= keep[i].ms;
-        }
+    unsigned long flags = (unsigned long)op->a & ~(unsigned long)MS_REMOUNT;
+    if (fd >= 0 && keep_locked_flags(fd, &flags) == 0) {
         char p[FD_PATH_MAX];
         fd_path(p, fd);
         rc = mount(NULL, p, NULL, MS_REMOUNT | flags, op->data);
