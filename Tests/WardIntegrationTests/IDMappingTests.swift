@@ -49,11 +49,7 @@ struct IDMappingTests {
         let sub = try #require(user.subIDRange("/etc/subuid"), "\(user.name) has no /etc/subuid range")
         let subg = try #require(user.subIDRange("/etc/subgid"), "\(user.name) has no /etc/subgid range")
         let r = try await runScript(Self.probe) {
-            $0["linux.uidMappings"] = [["containerID": 0, "hostID": user.uid, "size": 1],
-                                       ["containerID": 1, "hostID": sub.start, "size": sub.count]]
-            $0["linux.gidMappings"] = [["containerID": 0, "hostID": user.gid, "size": 1],
-                                       ["containerID": 1, "hostID": subg.start, "size": subg.count]]
-            $0["process.user"] = ["uid": 1000, "gid": 1000]
+            $0.mapWithSubIDs(of: user, sub: sub, subg: subg)
             $0["process.env"] = ["PATH=/bin", "HOME=/"]
         }
         let maps = Self.maps(r.stdout)
@@ -71,11 +67,7 @@ struct IDMappingTests {
         let sub = try #require(user.subIDRange("/etc/subuid"), "\(user.name) has no /etc/subuid range")
         let subg = try #require(user.subIDRange("/etc/subgid"), "\(user.name) has no /etc/subgid range")
         let r = try await runScript(Self.probe) {
-            $0["linux.uidMappings"] = [["containerID": 0, "hostID": user.uid, "size": 1],
-                                       ["containerID": 1, "hostID": sub.start, "size": sub.count]]
-            $0["linux.gidMappings"] = [["containerID": 0, "hostID": user.gid, "size": 1],
-                                       ["containerID": 1, "hostID": subg.start, "size": subg.count]]
-            $0["process.user"] = ["uid": 1000, "gid": 1000]
+            $0.mapWithSubIDs(of: user, sub: sub, subg: subg)
             $0.setCapabilities(["CAP_KILL"])
         }
         let kv = keyValues(r.stdout)

@@ -110,11 +110,7 @@ struct SecretTests {
         let sub = try #require(user.subIDRange("/etc/subuid"))
         let subg = try #require(user.subIDRange("/etc/subgid"))
         try await withSandbox(script: Self.probe("/run/secrets/api/token"), configure: {
-            $0["linux.uidMappings"] = [["containerID": 0, "hostID": user.uid, "size": 1],
-                                       ["containerID": 1, "hostID": sub.start, "size": sub.count]]
-            $0["linux.gidMappings"] = [["containerID": 0, "hostID": user.gid, "size": 1],
-                                       ["containerID": 1, "hostID": subg.start, "size": subg.count]]
-            $0["process.user"] = ["uid": 1000, "gid": 1000]
+            $0.mapWithSubIDs(of: user, sub: sub, subg: subg)
             $0["process.env"] = ["PATH=/bin", "HOME=/"]
         }) { sb in
             let path = try await sb.addSecretFile("token", "tok-\(UUID().uuidString)")

@@ -236,6 +236,16 @@ struct Config {
         ]
     }
 
+    /// Maps `user`'s own ids to 0 and its /etc/subuid and /etc/subgid ranges from 1 (newuidmap's
+    /// multi-range case), with the process running as 1000:1000.
+    mutating func mapWithSubIDs(of user: TestUser, sub: (start: UInt32, count: UInt32), subg: (start: UInt32, count: UInt32)) {
+        self["linux.uidMappings"] = [["containerID": 0, "hostID": user.uid, "size": 1],
+                                     ["containerID": 1, "hostID": sub.start, "size": sub.count]]
+        self["linux.gidMappings"] = [["containerID": 0, "hostID": user.gid, "size": 1],
+                                     ["containerID": 1, "hostID": subg.start, "size": subg.count]]
+        self["process.user"] = ["uid": 1000, "gid": 1000]
+    }
+
     mutating func addSeccompRule(_ rule: [String: Any]) {
         edit("linux.seccomp.syscalls") { $0.append(rule) }
     }
