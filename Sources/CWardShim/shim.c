@@ -541,6 +541,63 @@ static int op_bind_rootfs(struct child *c, const struct ward_op *op) {
     return c->root < 0 ? -1 : 0;
 }
 
+// "dir/name" into out (capacity cap); ENAMETOOLONG if it does not fit.
+static int path_join(char *out, size_t cap, const char *dir, const char *name) {
+    out[0] = '\0';
+    str_cat(out, cap, dir);
+    str_cat(out, cap, "/");
+    str_cat(out, cap, name);
+    return strlen(out) + 1 >= cap ? fail_with(ENAMETOOLONG) : 0;
+}
+
+static int overlay_fsconfig(struct child *c, const struct ward_op *op, const char *upper, const char *work) {
+    int fs = (int)syscall(SYS_fsopen, "overlay", 1 /* FSOPEN_CLOEXEC */);
+    if (fs < 0) return -1;
+    char one[PATH_MAX];
+    int rc = 0;
+    for (const char *p = op->source; rc == 0 && *p != '\0';) {
+        const char *end = strchr(p, '\n');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (n >= sizeof one) { rc = fail_with(ENAMETOOLONG); break; }
+        memcpy(one, p, n);
+        one[n] = '\0';
+        c->what = one;
+        rc = (int)syscall(SYS_fsconfig, fs, 1 /* FSCONFIG_SET_STRING */, "lowerdir+", one, 0);
+        p += n + (end != NULL);
+    }
+    c->what = "overlay";
+    if (rc == 0) rc = (int)syscall(SYS_fsconfig, fs, 1, "upperdir", upper, 0);
+    if (rc == 0) rc = (int)syscall(SYS_fsconfig, fs, 1, "workdir", work, 0);
+    if (rc == 0) rc = (int)syscall(SYS_fsconfig, fs, 0 /* FSCONFIG_SET_FLAG */, "userxattr", NULL, 0);
+    if (rc == 0) rc = (int)syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL, 0);
+    int mnt = rc == 0 ? (int)syscall(SYS_fsmount, fs, 1 /* FSMOUNT_CLOEXEC */, 0) : -1;
+    close_keep_errno(fs);
+    if (mnt < 0) return -1;
+    char target[PATH_MAX];
+    if (path_join(target, sizeof target, op->path, "root") < 0) { close_keep_errno(mnt); return -1; }
+    rc = (int)syscall(SYS_move_mount, mnt, "", AT_FDCWD, target, 4 /* MOVE_MOUNT_F_EMPTY_PATH */);
+    close_keep_errno(mnt);
+    return rc;
+}
+
+static int op_overlay_rootfs(struct child *c, const struct ward_op *op) {
+    c->what = op->path;
+    if (mount("tmpfs", op->path, "tmpfs", MS_NOSUID | MS_NODEV, op->fstype) < 0) return -1;
+    char upper[PATH_MAX], work[PATH_MAX], root[PATH_MAX];
+    if (path_join(upper, sizeof upper, op->path, "upper") < 0 || path_join(work, sizeof work, op->path, "work") < 0 ||
+        path_join(root, sizeof root, op->path, "root") < 0)
+        return -1;
+    if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(root, 0755) < 0) return -1;
+    if (overlay_fsconfig(c, op, upper, work) < 0) {
+        // Before Linux 6.8 there is no "lowerdir+": the classic option string, if it fit a page.
+        if (errno != EINVAL || op->data == NULL) return -1;
+        c->what = "overlay (mount(2) with lowerdir=...)";
+        if (mount("overlay", root, "overlay", 0, op->data) < 0) return -1;
+    }
+    c->root = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return c->root < 0 ? -1 : 0;
+}
+
 static int op_mount(struct child *c, const struct ward_op *op) {
     int fd = resolve(c->root, op->path, LEAF_DIR, 0);
     if (fd < 0) return -1;
@@ -880,6 +937,7 @@ static int run_op(struct child *c, const struct ward_op *op) {
     case WARD_OP_FORK: return op_fork(c);
     case WARD_OP_MAKE_PRIVATE: return op_make_private(c, op);
     case WARD_OP_BIND_ROOTFS: return op_bind_rootfs(c, op);
+    case WARD_OP_OVERLAY_ROOTFS: return op_overlay_rootfs(c, op);
     case WARD_OP_MOUNT: return op_mount(c, op);
     case WARD_OP_BIND: return bind_source(c, op, false);
     case WARD_OP_DEVICE_BIND: return bind_source(c, op, true);

@@ -16,6 +16,10 @@ import Glibc
 public final class LayerApplier {
     let root: Int32
     let maxBytes: Int64
+    /// Whiteouts stored for overlayfs (a layer of the image store) instead of applied: `.wh.NAME`
+    /// becomes a 0/0 character device (creatable unprivileged since Linux 5.8) and
+    /// `.wh..wh..opq` the `user.overlay.opaque` xattr (overlayfs's `userxattr` spelling).
+    let overlayWhiteouts: Bool
     public private(set) var bytesWritten: Int64 = 0
     public var warn: (String) -> Void
     /// Directory modes and mtimes, applied at the end (a 0555 directory must stay writable until then).
@@ -23,9 +27,10 @@ public final class LayerApplier {
     /// Paths this layer created (an opaque whiteout keeps them and removes the lower layers' entries).
     var createdThisLayer: Set<String> = []
 
-    public init(rootfd: Int32, maxBytes: Int64, warn: @escaping (String) -> Void) {
+    public init(rootfd: Int32, maxBytes: Int64, overlayWhiteouts: Bool = false, warn: @escaping (String) -> Void) {
         root = rootfd
         self.maxBytes = maxBytes
+        self.overlayWhiteouts = overlayWhiteouts
         self.warn = warn
     }
 
@@ -133,17 +138,16 @@ public final class LayerApplier {
             if name.hasPrefix(".wh.") {
                 let parent = try openDirectory(parentParts, create: true, entry: where_)
                 defer { close(parent) }
-                if name == ".wh..wh..opq" {
+                if overlayWhiteouts {
+                    try storeWhiteout(parent, name: name, entry: where_)
+                } else if name == ".wh..wh..opq" {
                     let dup = fcntl(parent, F_DUPFD_CLOEXEC, 0)
                     let prefix = parentPath.isEmpty ? "" : parentPath + "/"
                     guard Self.removeChildren(dup, keep: { self.createdThisLayer.contains(prefix + $0) }) else {
                         throw ImageError("\(where_): opaque whiteout: \(ErrnoName.of(errno))")
                     }
                 } else {
-                    let target = String(name.dropFirst(4))
-                    guard !target.isEmpty, target != ".", target != "..", !target.hasPrefix(".wh.") else {
-                        throw ImageError("\(where_): whiteout of \"\(target)\" is not a name in its directory; refusing the layer")
-                    }
+                    let target = try Self.whiteoutTarget(name, entry: where_)
                     guard Self.removeTree(parent, target) else { throw ImageError("\(where_): whiteout: \(ErrnoName.of(errno))") }
                 }
                 continue
@@ -209,6 +213,30 @@ public final class LayerApplier {
         }
         if skippedDevices > 0 { warn("\(label): skipped \(skippedDevices) device node(s) or socket(s): a rootless bundle cannot create them") }
         if strippedSetID > 0 { warn("\(label): cleared setuid/setgid on \(strippedSetID) file(s): they would belong to you on the host") }
+    }
+
+    /// NAME of a `.wh.NAME` entry: one name in its directory, never `.`, `..` or another whiteout.
+    static func whiteoutTarget(_ name: String, entry: String) throws(ImageError) -> String {
+        let target = String(name.dropFirst(4))
+        guard !target.isEmpty, target != ".", target != "..", !target.hasPrefix(".wh.") else {
+            throw ImageError("\(entry): whiteout of \"\(target)\" is not a name in its directory; refusing the layer")
+        }
+        return target
+    }
+
+    /// A whiteout as overlayfs reads it in a lower layer (mounted with `userxattr`).
+    func storeWhiteout(_ parent: Int32, name: String, entry: String) throws(ImageError) {
+        if name == ".wh..wh..opq" {
+            guard fsetxattr(parent, "user.overlay.opaque", "y", 1, 0) == 0 else {
+                throw ImageError("\(entry): opaque whiteout: setting user.overlay.opaque: \(ErrnoName.of(errno)); the image store's filesystem must support user xattrs")
+            }
+            return
+        }
+        let target = try Self.whiteoutTarget(name, entry: entry)
+        guard Self.removeTree(parent, target) else { throw ImageError("\(entry): whiteout: \(ErrnoName.of(errno))") }
+        guard mknodat(parent, target, S_IFCHR | 0o000, 0) == 0 else {
+            throw ImageError("\(entry): whiteout: mknod 0/0 character device: \(ErrnoName.of(errno)); overlayfs whiteouts need Linux 5.8 or later")
+        }
     }
 
     func copyData(_ archive: OpaquePointer, to out: Int32, entry: String) throws(ImageError) {

@@ -55,6 +55,28 @@ public enum IDMapPlan: Equatable, Sendable {
     case helpers(uid: [IDMapping], gid: [IDMapping])
 }
 
+/// The rootfs of `ward run --image`: the image store's layer directories, topmost first, as the
+/// lower layers of an overlayfs whose upper (and work) directory is on a tmpfs mounted at
+/// `mountpoint`, an empty directory seen only inside the container's mount namespace. Nothing is
+/// copied: the layers stay read-only and shared by every sandbox of the image.
+public struct OverlayRootfs: Equatable, Sendable {
+    public var mountpoint: String
+    public var layers: [String]
+    /// The tmpfs holding the upper: its size bounds what the container can write to `/`.
+    public var tmpfsOptions: String
+    /// The classic `lowerdir=...` option string for kernels before 6.8 (no "lowerdir+"); nil
+    /// when it does not fit one page or a path holds a character the string form can't carry.
+    public var legacyMountData: String? {
+        guard !layers.contains(where: { $0.contains(",") || $0.contains(":") || $0.contains("\\") }),
+              !mountpoint.contains(",") && !mountpoint.contains(":") else { return nil }
+        let text = "lowerdir=\(layers.joined(separator: ":")),upperdir=\(mountpoint)/upper,workdir=\(mountpoint)/work,userxattr"
+        return text.utf8.count < 4096 ? text : nil
+    }
+    public init(mountpoint: String, layers: [String], tmpfsOptions: String) {
+        self.mountpoint = mountpoint; self.layers = layers; self.tmpfsOptions = tmpfsOptions
+    }
+}
+
 /// One step of the child between clone and exec. Each maps to one `ward_op` of the C shim.
 public enum ChildStep: Equatable, Sendable {
     case joinNamespace(index: Int)                       // setns(fd of joinPaths[index])
@@ -65,6 +87,7 @@ public enum ChildStep: Equatable, Sendable {
     case fork                                             // after joining a pid namespace
     case makeMountsPrivate(propagation: UInt64)
     case bindRootfs(path: String)
+    case overlayRootfs(OverlayRootfs)                     // `run --image`: image-store layers + a tmpfs upper
     case mount(Mount)
     case bind(Bind)
     case bindDevice(destination: String, host: String)
@@ -145,6 +168,7 @@ public enum ChildStep: Equatable, Sendable {
         case .fork: return "fork into pid namespace"
         case .makeMountsPrivate: return "make mounts private"
         case .bindRootfs(let path): return "bind rootfs \(path)"
+        case .overlayRootfs(let o): return "mount overlay rootfs (\(o.layers.count) layer(s)) on \(o.mountpoint)/root"
         case .mount(let m): return "mount \(m.type) on \(m.destination)"
         case .bind(let b): return "bind \(b.source) on \(b.destination)"
         case .bindDevice(let d, _): return "bind device \(d)"

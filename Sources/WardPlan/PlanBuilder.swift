@@ -138,8 +138,15 @@ public enum PlanBuilder {
             // Private first, so nothing we mount propagates back to the host.
             let rootProp = try propagation(spec.linux?.rootfsPropagation, file: file)
             steps.append(.makeMountsPrivate(propagation: rootProp == MountFlag.shared ? MountFlag.slave : (rootProp == 0 ? MountFlag.private : rootProp)))
-            // A bind of the rootfs onto itself makes it a mount point, which pivot_root requires.
-            steps.append(.bindRootfs(path: input.rootfs))
+            if let layers = input.imageLayers {
+                // An image's rootfs: its store layers under a tmpfs upper, which takes the mount
+                // points (and, for a writable root, the container's writes; bounded by the size).
+                let size = spec.root?.readonly == true ? "size=1m,nr_inodes=4096" : "size=512m"
+                steps.append(.overlayRootfs(OverlayRootfs(mountpoint: input.rootfs, layers: layers, tmpfsOptions: "mode=755," + size)))
+            } else {
+                // A bind of the rootfs onto itself makes it a mount point, which pivot_root requires.
+                steps.append(.bindRootfs(path: input.rootfs))
+            }
             steps += try mountSteps(input: input, newFlags: newFlags, joinsUser: joinsUser)
             // Secrets on their own memory-backed filesystem, after the config's mounts (which may
             // provide /run) and before pivot_root (targets resolve beneath the root fd).

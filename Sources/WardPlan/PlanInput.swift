@@ -71,6 +71,9 @@ public struct PlanInput: Sendable {
     /// apply it to.
     public var enabledLSMs: Set<String> = []
     public var options = LaunchOptions()
+    /// `run --image`: the image store's layer directories, topmost first (the rootfs is an overlay
+    /// of them, mounted at `rootfs`, an empty directory) instead of a bundle's rootfs directory.
+    public var imageLayers: [String]?
     /// Host-mounted secrets (--secret): targets, sizes, owners; never the bytes.
     public var secrets = SecretsInput()
 

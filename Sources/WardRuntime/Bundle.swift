@@ -23,6 +23,27 @@ public struct BundleDirectory {
     public var spec: Spec
     /// The rootfs, absolute, after checking it stays inside the bundle.
     public var rootfs: String
+    /// `run --image`: the image store's layer directories, topmost first; `rootfs` is then the
+    /// empty directory the overlay is mounted on inside the container's mount namespace.
+    public var imageLayers: [String]?
+
+    public init(path: String, configFile: String, spec: Spec, rootfs: String, imageLayers: [String]? = nil) {
+        self.path = path; self.configFile = configFile; self.spec = spec; self.rootfs = rootfs; self.imageLayers = imageLayers
+    }
+
+    /// A small file of the container's root filesystem as the workload will see it: from the
+    /// rootfs, or from the topmost image layer that has the path at all (a whiteout hides it).
+    public func readRootFile(_ relative: String) -> String? {
+        guard let layers = imageLayers else { return Self.readInRoot(rootfs, relative) }
+        for layer in layers {
+            let root = open(layer, WARD_O_PATH | O_DIRECTORY | O_CLOEXEC)
+            guard root >= 0 else { continue }
+            let fd = Sys.openat2(root, relative, flags: WARD_O_PATH | O_NOFOLLOW | O_CLOEXEC, resolve: Sys.resolveInRoot | Sys.resolveNoMagiclinks)
+            close(root)
+            if fd >= 0 { close(fd); return Self.readInRoot(layer, relative) }
+        }
+        return nil
+    }
 
     /// Loads `config.json` (or `configPath`) and resolves `root.path` beneath the bundle:
     /// a rootfs symlinked out of the bundle is refused (openat2 RESOLVE_BENEATH -> EXDEV).

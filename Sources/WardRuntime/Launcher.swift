@@ -48,6 +48,7 @@ public enum Launcher {
         var input = PlanInput(spec: bundle.spec, bundle: bundle.path, rootfs: bundle.rootfs, caller: caller)
         input.file = bundle.configFile.hasSuffix("/config.json") ? "config.json" : bundle.configFile
         input.options = request.options
+        input.imageLayers = bundle.imageLayers
         input.secrets = request.secrets?.planInput() ?? SecretsInput()
         if let text = try? Sys.readFile("/proc/sys/kernel/cap_last_cap"),
            let last = Int32(String(decoding: text, as: UTF8.self).trimmingWhitespace) {
@@ -65,8 +66,8 @@ public enum Launcher {
         if access("/sys/fs/selinux/enforce", F_OK) == 0 { input.enabledLSMs.insert("selinux") }
         let process = bundle.spec.process
         let needsUserDB = process?.user.username != nil || !(process?.env ?? []).contains { $0.hasPrefix("HOME=") }
-        if needsUserDB { input.passwd = BundleDirectory.readInRoot(bundle.rootfs, "etc/passwd") }
-        if process?.user.username != nil { input.group = BundleDirectory.readInRoot(bundle.rootfs, "etc/group") }
+        if needsUserDB { input.passwd = bundle.readRootFile("etc/passwd") }
+        if process?.user.username != nil { input.group = bundle.readRootFile("etc/group") }
         if !caller.isRoot && needsSubIDs(bundle.spec, caller: caller) {
             input.caller.name = hostUserName(caller.uid)
             let subuid = (try? Sys.readFile("/etc/subuid")).map { String(decoding: $0, as: UTF8.self) } ?? ""

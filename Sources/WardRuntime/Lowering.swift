@@ -99,6 +99,12 @@ struct Lowering {
             case .bindRootfs(let path):
                 op.kind = WARD_OP_BIND_ROOTFS.rawValue
                 op.path = arena.string(path)
+            case .overlayRootfs(let o):
+                op.kind = WARD_OP_OVERLAY_ROOTFS.rawValue
+                op.path = arena.string(o.mountpoint)
+                op.source = arena.string(o.layers.joined(separator: "\n"))
+                op.fstype = arena.string(o.tmpfsOptions)
+                op.data = arena.optionalString(o.legacyMountData)
             case .mount(let m):
                 op.kind = WARD_OP_MOUNT.rawValue
                 op.path = arena.string(m.destination)

@@ -125,19 +125,8 @@ public struct StateStore {
 
     /// Creates the root (0700) if needed, and refuses one that another user could write.
     func prepareRoot() throws(WardError) {
-        var prefix = ""
-        for part in root.split(separator: "/") {
-            prefix += "/" + part
-            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
-                throw WardError("state root \(root): mkdir \(prefix): \(ErrnoName.of(errno)); pass --root a writable directory")
-            }
-        }
-        var st = stat()
-        guard lstat(root, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-            throw WardError("state root \(root): not a directory")
-        }
-        guard st.st_uid == geteuid(), st.st_mode & 0o022 == 0 else {
-            throw WardError("state root \(root): owned by uid \(st.st_uid) or writable by others; pass --root a private directory")
+        if let problem = Sys.makePrivateDirectory(root) {
+            throw WardError("state root \(root): \(problem); pass --root a private directory you can write")
         }
     }
 
@@ -262,22 +251,5 @@ public enum ProcessInfoLite {
     public static func isAlive(pid: Int32, startTime: UInt64) -> Bool {
         guard let s = stat(pid: pid) else { return false }
         return s.state != "Z" && s.state != "X" && (startTime == 0 || s.startTime == startTime)
-    }
-}
-
-enum Timestamp {
-    /// RFC 3339 UTC with nanoseconds, as runc writes `created`.
-    static func rfc3339Now() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var t = time_t(ts.tv_sec)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        let nanos = String(ts.tv_nsec)
-        return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(String(repeating: "0", count: 9 - nanos.count) + nanos)Z"
     }
 }

@@ -79,4 +79,38 @@ public enum Sys {
 
     /// Writes a line to stderr, unbuffered (no stdio: this also runs just before/after clone).
     public static func stderr(_ text: String) { _ = writeAll(fd: 2, text + "\n") }
+
+    /// Creates `path` and its missing parents (0700), then checks it is a directory of ours that
+    /// no one else can write. Returns what is wrong (the step and errno name), nil when usable.
+    public static func makePrivateDirectory(_ path: String) -> String? {
+        var prefix = ""
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            if mkdir(prefix, 0o700) != 0 && errno != EEXIST { return "mkdir \(prefix): \(ErrnoName.of(errno))" }
+        }
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return "lstat: \(ErrnoName.of(errno))" }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { return "not a directory (ENOTDIR)" }
+        guard st.st_uid == geteuid(), st.st_mode & 0o022 == 0 else {
+            return "owned by uid \(st.st_uid) or writable by others (EPERM)"
+        }
+        return nil
+    }
+}
+
+public enum Timestamp {
+    /// RFC 3339 UTC with nanoseconds, as runc writes `created`.
+    public static func rfc3339Now() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = time_t(ts.tv_sec)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ v: Int32, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        let nanos = String(ts.tv_nsec)
+        return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(String(repeating: "0", count: 9 - nanos.count) + nanos)Z"
+    }
 }

@@ -6,6 +6,9 @@ import WardSystem
 let bundleOptions: [OptionSpec] = [
     OptionSpec(names: ["--bundle", "-b"], value: "DIR", help: "The bundle directory (config.json and the rootfs). Default: the current directory."),
     OptionSpec(names: ["--config", "-f"], value: "FILE", help: "Use this config file instead of BUNDLE/config.json."),
+    OptionSpec(names: ["--image"], value: "REF",
+               help: "Run an image instead of a bundle: a stored image's NAME[:TAG] or id, or an OCI layout (imported first). The rootfs is an overlay of the store's layers; nothing is copied."),
+    OptionSpec(names: ["--max-size"], value: "BYTES", help: "--image: refuse to import an image that unpacks to more than BYTES (default 4G)."),
     OptionSpec(names: ["--pid-file"], value: "FILE", help: "Write the container init's pid to FILE."),
     OptionSpec(names: ["--console-socket"], value: "SOCKET", help: "Send the pty master over this AF_UNIX socket (process.terminal)."),
     OptionSpec(names: ["--preserve-fds"], value: "N", help: "Pass fds 3 .. 3+N-1 on to the workload."),
@@ -19,7 +22,15 @@ func runRequest(_ args: ParsedArguments, _ context: Context) throws(WardError) -
     let preserve: Int
     do throws(UsageError) { preserve = try args.int("--preserve-fds") ?? 0 } catch { throw WardError(error.message) }
     let start = Clock.now()
-    let bundle = try BundleDirectory.load(path: args.value("--bundle") ?? ".", configPath: args.value("--config"))
+    let bundle: BundleDirectory
+    if let image = args.value("--image") {
+        if let other = ["--bundle", "--config"].first(where: { args.value($0) != nil }) {
+            throw WardError("--image can't be combined with \(other) (EINVAL): the image is the bundle")
+        }
+        bundle = try ImageFlags.bundle(image, args, context)
+    } else {
+        bundle = try BundleDirectory.load(path: args.value("--bundle") ?? ".", configPath: args.value("--config"))
+    }
     context.log.debug("timing: bundle loaded (config decoded and validated) in \(Clock.since(start)) µs")
     var request = RunRequest(bundle: bundle)
     request.options.noPivot = args.flag("--no-pivot")

@@ -36,7 +36,7 @@ let globalOptions: [OptionSpec] = [
 let commands: [Command] = [
     runCommand, createCommand, startCommand, stateCommand, killCommand, deleteCommand, execCommand,
     listCommand, psCommand, pauseCommand, resumeCommand, featuresCommand, specCommand, profileCommand, gcCommand,
-    compareCommand, unpackCommand,
+    compareCommand, unpackCommand, imageCommand,
 ]
 
 func usage() -> String {

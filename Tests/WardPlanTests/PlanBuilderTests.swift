@@ -32,6 +32,25 @@ import WardSpec
         #expect(plan.notices.isEmpty)
     }
 
+    /// `run --image`: the overlay takes the rootfs bind's place (before every other mount); the
+    /// tmpfs upper is tiny for a read-only root and bounded for a writable one.
+    @Test func imageLayersBecomeAnOverlayRootfs() throws {
+        let layers = ["/s/layers/b/root", "/s/layers/a/root"]
+        let plan = try Self.plan(Self.spec()) { $0.rootfs = "/s/mnt"; $0.imageLayers = layers }
+        let overlay = OverlayRootfs(mountpoint: "/s/mnt", layers: layers, tmpfsOptions: "mode=755,size=1m,nr_inodes=4096")
+        #expect(plan.steps.contains(.overlayRootfs(overlay)))
+        #expect(!plan.steps.contains { if case .bindRootfs = $0 { return true }; return false })
+        let at = Self.index(plan) { $0 == .overlayRootfs(overlay) }
+        let firstMount = Self.index(plan) { if case .mount = $0 { return true }; return false }
+        #expect(at >= 0 && at < firstMount)
+        #expect(overlay.legacyMountData == "lowerdir=/s/layers/b/root:/s/layers/a/root,upperdir=/s/mnt/upper,workdir=/s/mnt/work,userxattr")
+        let writable = try Self.plan(Self.spec { $0.root?.readonly = false }) { $0.rootfs = "/s/mnt"; $0.imageLayers = layers }
+        #expect(writable.steps.contains(.overlayRootfs(OverlayRootfs(mountpoint: "/s/mnt", layers: layers, tmpfsOptions: "mode=755,size=512m"))))
+        // The classic option string can't carry ':' or ',' in a path, nor more than a page.
+        #expect(OverlayRootfs(mountpoint: "/m", layers: ["/a:b"], tmpfsOptions: "").legacyMountData == nil)
+        #expect(OverlayRootfs(mountpoint: "/m", layers: Array(repeating: String(repeating: "x", count: 200), count: 30), tmpfsOptions: "").legacyMountData == nil)
+    }
+
     /// The order every mature runtime converges on (ARCHITECTURE.md), checked step against step.
     @Test func childStepOrder() throws {
         let plan = try Self.plan(Self.spec())

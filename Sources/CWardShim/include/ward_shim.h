@@ -124,6 +124,15 @@ enum ward_op_kind {
                               // fd, symlinks followed only while they stay beneath it) instead of a host path. The
                               // destination is created as an empty file (mode 0644) or directory to match the source.
                               // a = MS_BIND [|MS_REC] | remount flags, b = propagation, attr_set/attr_clr as for BIND.
+    WARD_OP_OVERLAY_ROOTFS,   // `ward run --image`: the rootfs is an overlay of image-store layers, in place of BIND_ROOTFS.
+                              // Mount a tmpfs (data: fstype, e.g. "size=1m,mode=755") on path (an empty host directory,
+                              // seen only in this mount namespace), mkdir upper, work and root in it, then mount overlayfs
+                              // on path/root: fsopen("overlay"), "lowerdir+" for each '\n'-separated layer directory in
+                              // source (topmost first), upperdir/workdir in the tmpfs, "userxattr" (whiteouts and opaque
+                              // directories as the image store writes them), fsmount, move_mount. A kernel without
+                              // "lowerdir+" (before 6.8) gets mount(2) with the whole option string in data instead
+                              // (EINVAL when data is NULL: the string did not fit in a page). path/root opened
+                              // O_PATH|O_DIRECTORY becomes the root fd.
     WARD_OP_REMOUNT,          // remount the mount whose root is path (resolved beneath the root fd, or beneath "/" after
                               // pivot_root): mount(NULL, fdpath, NULL, MS_REMOUNT | a | the per-mount flags it already
                               // has (rdonly/nosuid/nodev/noexec/atime, which a remount would otherwise clear, and which

@@ -1,0 +1,411 @@
+import FoundationEssentials
+import WardSpec
+import WardSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One image in the store: its config and its layers by diffID (bottom first).
+public struct StoredImage: Sendable {
+    /// The hex of the image's identifying digest (the manifest's), as the file `images/<id>.json`.
+    public var id: String
+    public var names: [String]
+    public var diffIDs: [String]
+    public var config: JSONValue
+    /// Bytes of file content in the image's layers.
+    public var size: Int64
+    public var created: String
+}
+
+/// What `ImageStore.importImage` did: the thousandth import of an image unpacks nothing.
+public struct ImportReport: Sendable {
+    public var image: StoredImage
+    public var layersUnpacked = 0
+    public var layersReused = 0
+    public var bytesWritten: Int64 = 0
+    public var alreadyStored = false
+}
+
+/// ward's local image store, `$XDG_DATA_HOME/ward` (0700, the caller's own):
+///
+///     store.lock            flock: shared by imports, exclusive for rm and prune
+///     layers/<diffhex>/     one layer, unpacked once, shared by every image that has it:
+///         root/             the overlayfs lower directory (whiteouts stored, not applied)
+///         size              its content bytes
+///     layers/.tmp-XXXXXX/   a layer being unpacked (renamed into place when complete)
+///     images/<id>.json      an image: config and diffIDs; runs hold flock(LOCK_SH) on it
+///     names/<name>          NAME:TAG -> id ('/' and '%' percent-encoded)
+///     mnt/                  empty; each `run --image` mounts its overlay here in its own mount namespace
+///
+/// Layers and records are renamed into place complete, so a reader never sees half of one, and
+/// two concurrent imports of the same layer both succeed (the second discards its copy).
+public final class ImageStore {
+    public let root: String
+    let dirfd: Int32
+
+    /// `$XDG_DATA_HOME/ward`, else `$HOME/.local/share/ward`.
+    public static func defaultRoot(environment: [String: String]) -> String? {
+        if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") { return xdg + "/ward" }
+        if let home = environment["HOME"], home.hasPrefix("/") { return home + "/.local/share/ward" }
+        return nil
+    }
+
+    public init(root: String) throws(ImageError) {
+        if let problem = Sys.makePrivateDirectory(root) {
+            throw ImageError("image store \(root): \(problem); set XDG_DATA_HOME to a private directory you can write")
+        }
+        for sub in ["layers", "images", "names", "mnt"] {
+            if mkdir("\(root)/\(sub)", 0o700) != 0 && errno != EEXIST {
+                throw ImageError("image store \(root)/\(sub): \(SystemError("mkdir", errno: errno))")
+            }
+        }
+        self.root = root
+        dirfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+        guard dirfd >= 0 else { throw ImageError("image store \(root): \(SystemError("open", errno: errno))") }
+    }
+
+    deinit { close(dirfd) }
+
+    public var mountpoint: String { root + "/mnt" }
+    public func layerRoot(_ diffID: String) -> String { "\(root)/layers/\(Self.hex(diffID))/root" }
+
+    static func hex(_ digest: String) -> String { digest.hasPrefix("sha256:") ? String(digest.dropFirst(7)) : digest }
+
+    // MARK: locks
+
+    /// flock on `store.lock`, released when the returned fd is closed.
+    func lockStore(exclusive: Bool) throws(ImageError) -> Int32 {
+        let fd = openat(dirfd, "store.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ImageError("image store \(root)/store.lock: \(SystemError("open", errno: errno))") }
+        while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
+            if errno != EINTR { let e = errno; close(fd); throw ImageError("image store \(root)/store.lock: \(SystemError("flock", errno: e))") }
+        }
+        return fd
+    }
+
+    /// Marks the image in use for as long as the returned fd stays open (a `run --image`):
+    /// `ward image rm` refuses an image someone holds. Fails if the image was removed meanwhile.
+    public func holdImage(_ id: String) throws(ImageError) -> Int32 {
+        let fd = openat(dirfd, "images/\(id).json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw ImageError("image \(id.prefix(12)): \(SystemError("open \(root)/images/\(id).json", errno: errno)); see 'ward image list'") }
+        var st = stat()
+        while flock(fd, LOCK_SH) != 0 && errno == EINTR {}
+        guard fstat(fd, &st) == 0, st.st_nlink > 0 else {
+            close(fd)
+            throw ImageError("image \(id.prefix(12)): removed while starting (ENOENT); import it again")
+        }
+        return fd
+    }
+
+    // MARK: names
+
+    /// `NAME` -> `NAME:latest`; a tag is what follows the last ':' after the last '/'.
+    public static func normalize(name: String) -> String {
+        let lastPart = name.split(separator: "/").last ?? Substring(name)
+        return lastPart.contains(":") ? name : name + ":latest"
+    }
+
+    /// Docker's rule too: a name of 64 hex digits would read as an image id.
+    static func validate(name: String) throws(ImageError) {
+        let repository = name.split(separator: ":").first ?? ""
+        guard !repository.isEmpty, name.utf8.count <= 255, !name.contains("\n"), !name.contains("\0"),
+              !(repository.count == 64 && repository.allSatisfy({ $0.isHexDigit })) else {
+            throw ImageError("image name \"\(name)\": invalid; use NAME[:TAG], at most 255 bytes, and not 64 hex digits (that reads as an id)")
+        }
+    }
+
+    static func fileName(forName name: String) -> String {
+        var out = ""
+        for c in name.unicodeScalars {
+            switch c {
+            case "/": out += "%2F"
+            case "%": out += "%25"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out.hasPrefix(".") ? "%2E" + out.dropFirst() : out
+    }
+
+    static func name(fromFileName file: String) -> String {
+        file.replacing("%2F", with: "/").replacing("%2E", with: ".")
+            .replacing("%25", with: "%")
+    }
+
+    func readSmall(_ relative: String, limit: Int = 64 << 20) -> [UInt8]? {
+        let fd = openat(dirfd, relative, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return try? Sys.readAll(fd: fd, limit: limit)
+    }
+
+    /// Writes `relative` atomically: a temp file in the same directory, then rename.
+    func atomicWrite(_ relative: String, _ text: String) throws(ImageError) {
+        let tmp = relative + ".tmp-\(getpid())"
+        let fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ImageError("image store \(root)/\(tmp): \(SystemError("create", errno: errno))") }
+        let ok = Sys.writeAll(fd: fd, text)
+        close(fd)
+        guard ok, renameat(dirfd, tmp, dirfd, relative) == 0 else {
+            let e = errno
+            unlinkat(dirfd, tmp, 0)
+            throw ImageError("image store \(root)/\(relative): \(SystemError("write", errno: e))")
+        }
+    }
+
+    func listDirectory(_ relative: String) -> [String] {
+        let fd = openat(dirfd, relative, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0, let dir = fdopendir(fd) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let ent = readdir(dir) {
+            let name = withUnsafeBytes(of: ent.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// name -> id, for every name.
+    func nameTable() -> [(name: String, id: String)] {
+        listDirectory("names").compactMap { file in
+            guard !file.contains(".tmp-"), let bytes = readSmall("names/\(file)", limit: 256) else { return nil }
+            return (Self.name(fromFileName: file), String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    // MARK: images
+
+    func record(_ id: String, names: [String]) -> StoredImage? {
+        guard let bytes = readSmall("images/\(id).json"),
+              let json = try? JSONFile.parse(Data(bytes), file: "images/\(id).json") else { return nil }
+        let diffIDs: [String]
+        if case .array(let items)? = json["diffIDs"] {
+            diffIDs = items.compactMap { if case .string(let s) = $0 { s } else { nil } }
+        } else { diffIDs = [] }
+        var size: Int64 = 0
+        if case .int(let n)? = json["size"] { size = n }
+        var created = ""
+        if case .string(let c)? = json["created"] { created = c }
+        return StoredImage(id: id, names: names, diffIDs: diffIDs, config: json["config"] ?? .object([:]), size: size, created: created)
+    }
+
+    /// Every image, with its names.
+    public func list() -> [StoredImage] {
+        let names = nameTable()
+        return listDirectory("images").compactMap { file -> StoredImage? in
+            guard file.hasSuffix(".json"), !file.contains(".tmp-") else { return nil }
+            let id = String(file.dropLast(5))
+            return record(id, names: names.filter { $0.id == id }.map(\.name).sorted())
+        }
+    }
+
+    /// A stored image by name (`NAME[:TAG]`), full id or unique id prefix (at least 4 hex digits,
+    /// optionally `sha256:`). nil when nothing matches.
+    public func lookup(_ reference: String) throws(ImageError) -> StoredImage? {
+        let normalized = Self.normalize(name: reference)
+        if let bytes = readSmall("names/\(Self.fileName(forName: normalized))", limit: 256) {
+            let id = String(decoding: bytes, as: UTF8.self)
+            return record(id, names: nameTable().filter { $0.id == id }.map(\.name).sorted())
+        }
+        let prefix = Self.hex(reference)
+        guard prefix.count >= 4, prefix.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
+        let matches = listDirectory("images").filter { $0.hasSuffix(".json") && $0.hasPrefix(prefix) && !$0.contains(".tmp-") }
+        guard matches.count <= 1 else {
+            throw ImageError("image \"\(reference)\": the id prefix matches \(matches.count) images; give more digits")
+        }
+        guard let file = matches.first else { return nil }
+        let id = String(file.dropLast(5))
+        return record(id, names: nameTable().filter { $0.id == id }.map(\.name).sorted())
+    }
+
+    // MARK: import
+
+    /// `PATH[:TAG|@sha256:DIGEST]` -> the name the store gives it by default: the file name
+    /// without its extension, and the tag (or `latest`).
+    public static func defaultName(_ reference: ImageReference) -> String {
+        var base = String(reference.layout.split(separator: "/").last ?? "image")
+        for ext in [".tar", ".oci", ".oci-archive", ".docker"] where base.hasSuffix(ext) { base = String(base.dropLast(ext.count)) }
+        if case .tag(let tag) = reference.selector { return "\(base):\(tag)" }
+        return base + ":latest"
+    }
+
+    /// Imports the image at `reference` (`PATH[:TAG|@sha256:DIGEST]`), named `name` or its default name.
+    public func importImage(reference: String, name: String?, options: ImageUnpacker.Options) throws(ImageError) -> ImportReport {
+        let ref = try ImageReference(parsing: reference)
+        let layout = try ImageLayout(path: ref.layout)
+        let image = try ImageResolver.resolve(layout, ref.selector)
+        guard let id = image.manifest.sha256Hex else { throw ImageError("manifest \(image.manifest.digest): not a sha256 digest") }
+        return try importImage(image, id: id, name: name ?? Self.defaultName(ref),
+                               openBlob: { d throws(ImageError) in try layout.openVerifiedBlob(d) }, options: options)
+    }
+
+    /// Puts an image into the store: each layer not already there is verified and unpacked once
+    /// into `layers/<diffhex>/root`, in overlayfs lower form. `name` (NAME[:TAG]) then points at it.
+    public func importImage(_ image: ResolvedImage, id: String, name: String?,
+                            openBlob: (Descriptor) throws(ImageError) -> Int32,
+                            options: ImageUnpacker.Options) throws(ImageError) -> ImportReport {
+        let lock = try lockStore(exclusive: false)
+        defer { close(lock) }
+        let diffIDs = try Self.diffIDs(image)
+        var size: Int64 = 0
+        var report = ImportReport(image: StoredImage(id: id, names: [], diffIDs: diffIDs, config: image.config, size: 0, created: ""))
+        if let existing = record(id, names: []) {
+            report.alreadyStored = true
+            report.layersReused = existing.diffIDs.count
+            report.image = existing
+        } else {
+            for (i, layer) in image.layers.enumerated() {
+                let label = "layer \(i + 1)/\(image.layers.count) (\(layer.digest))"
+                if let bytes = readSmall("layers/\(Self.hex(diffIDs[i]))/size", limit: 32),
+                   let n = Int64(String(decoding: bytes, as: UTF8.self)) {
+                    options.debug("image store: \(label): cached as \(diffIDs[i])")
+                    report.layersReused += 1
+                    size += n
+                    continue
+                }
+                let written = try unpackLayer(layer, diffID: diffIDs[i], label: label, openBlob: openBlob, options: options)
+                options.debug("image store: \(label): unpacked \(written) bytes into layers/\(Self.hex(diffIDs[i]))")
+                report.layersUnpacked += 1
+                report.bytesWritten += written
+                size += written
+            }
+            report.image.size = size
+            report.image.created = Timestamp.rfc3339Now()
+            let doc: JSONValue = .object([
+                "id": .string(id), "diffIDs": .array(diffIDs.map { .string($0) }), "config": image.config,
+                "size": .int(size), "created": .string(report.image.created),
+            ])
+            try atomicWrite("images/\(id).json", doc.jsonText)
+        }
+        if let name {
+            let normalized = Self.normalize(name: name)
+            try Self.validate(name: normalized)
+            try atomicWrite("names/\(Self.fileName(forName: normalized))", id)
+        }
+        report.image.names = nameTable().filter { $0.id == id }.map(\.name).sorted()
+        return report
+    }
+
+    static func diffIDs(_ image: ResolvedImage) throws(ImageError) -> [String] {
+        guard case .array(let items)? = image.config["rootfs"]?["diff_ids"] else {
+            throw ImageError("image config: rootfs.diff_ids missing; not an OCI/Docker image config")
+        }
+        let ids = items.compactMap { if case .string(let s) = $0 { s } else { nil } }
+        guard ids.count == image.layers.count else {
+            throw ImageError("image config: rootfs.diff_ids lists \(ids.count) layer(s), the manifest \(image.layers.count); refusing the image")
+        }
+        for d in ids {
+            let hex = hex(d)
+            guard d.hasPrefix("sha256:"), hex.count == 64, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
+                throw ImageError("image config: rootfs.diff_ids: \"\(d)\" is not a sha256 digest")
+            }
+        }
+        return ids
+    }
+
+    /// Unpacks one layer into `layers/.tmp-XXXXXX`, then renames it to `layers/<diffhex>`.
+    func unpackLayer(_ layer: Descriptor, diffID: String, label: String,
+                     openBlob: (Descriptor) throws(ImageError) -> Int32, options: ImageUnpacker.Options) throws(ImageError) -> Int64 {
+        var template = Array("\(root)/layers/.tmp-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw ImageError("image store \(root)/layers: \(SystemError("mkdtemp", errno: errno))") }
+        let tmpName = "layers/" + (String(cString: made).split(separator: "/").last.map(String.init) ?? "")
+        var done = false
+        defer { if !done { _ = LayerApplier.removeTree(dirfd, tmpName) } }
+        guard mkdirat(dirfd, tmpName + "/root", 0o755) == 0 else {
+            throw ImageError("image store \(root)/\(tmpName)/root: \(SystemError("mkdir", errno: errno))")
+        }
+        let rootfd = Sys.openat2(dirfd, tmpName + "/root", flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                                 resolve: Sys.resolveBeneath | Sys.resolveNoSymlinks)
+        guard rootfd >= 0 else { throw ImageError("image store \(root)/\(tmpName)/root: \(SystemError("open", errno: errno))") }
+        defer { close(rootfd) }
+        let applier = LayerApplier(rootfd: rootfd, maxBytes: options.maxBytes, overlayWhiteouts: true, warn: options.warn)
+        let blob = try openBlob(layer)
+        defer { close(blob) }
+        try applier.apply(fd: blob, label: label)
+        applier.finish()
+        try atomicWrite(tmpName + "/size", String(applier.bytesWritten))
+        let final = "layers/\(Self.hex(diffID))"
+        if renameat(dirfd, tmpName, dirfd, final) != 0 {
+            guard errno == EEXIST || errno == ENOTEMPTY else {
+                throw ImageError("image store \(root)/\(final): \(SystemError("rename", errno: errno))")
+            }
+            options.debug("image store: \(label): another import stored it first; using that copy")
+        } else {
+            done = true
+        }
+        return applier.bytesWritten
+    }
+
+    // MARK: rm and prune
+
+    /// Removes a name; the image goes when no name is left (or at once when `reference` is an id),
+    /// and with it every layer no other image uses. An image a running sandbox holds is refused
+    /// unless `force`. Returns the ids removed.
+    public func remove(_ reference: String, force: Bool) throws(ImageError) -> [String] {
+        let lock = try lockStore(exclusive: true)
+        defer { close(lock) }
+        guard let image = try lookup(reference) else {
+            throw ImageError("image \"\(reference)\": not in the store (ENOENT); see 'ward image list'")
+        }
+        let normalized = Self.normalize(name: reference)
+        let byName = image.names.contains(normalized)
+        if byName && image.names.count > 1 {
+            unlinkat(dirfd, "names/\(Self.fileName(forName: normalized))", 0)
+            return []
+        }
+        let fd = openat(dirfd, "images/\(image.id).json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        if fd >= 0 {
+            defer { close(fd) }
+            if flock(fd, LOCK_EX | LOCK_NB) != 0 && !force {
+                throw ImageError("image \(image.names.first ?? image.id.prefix(12).description): in use by a running sandbox (EBUSY); stop it first, or pass --force")
+            }
+        }
+        for name in image.names { unlinkat(dirfd, "names/\(Self.fileName(forName: name))", 0) }
+        unlinkat(dirfd, "images/\(image.id).json", 0)
+        _ = removeUnreferencedLayers()
+        return [image.id]
+    }
+
+    public struct PruneReport: Sendable {
+        public var layers = 0
+        public var bytes: Int64 = 0
+        public var partials = 0
+        public var images: [String] = []
+    }
+
+    /// Removes images without a name, layers no image uses and what crashed imports left behind.
+    public func prune() throws(ImageError) -> PruneReport {
+        let lock = try lockStore(exclusive: true)
+        defer { close(lock) }
+        var report = PruneReport()
+        let named = Set(nameTable().map(\.id))
+        for image in list() where !named.contains(image.id) {
+            let fd = openat(dirfd, "images/\(image.id).json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }  // in use: keep it
+            unlinkat(dirfd, "images/\(image.id).json", 0)
+            report.images.append(image.id)
+        }
+        for dir in ["layers", "images", "names"] {
+            for file in listDirectory(dir) where file.contains(".tmp-") {
+                if LayerApplier.removeTree(dirfd, "\(dir)/\(file)") { report.partials += 1 }
+            }
+        }
+        let removed = removeUnreferencedLayers()
+        report.layers = removed.count
+        report.bytes = removed.bytes
+        return report
+    }
+
+    func removeUnreferencedLayers() -> (count: Int, bytes: Int64) {
+        let used = Set(list().flatMap { $0.diffIDs.map(Self.hex) })
+        var count = 0
+        var bytes: Int64 = 0
+        for layer in listDirectory("layers") where !layer.hasPrefix(".") && !used.contains(layer) {
+            let size = readSmall("layers/\(layer)/size", limit: 32).flatMap { Int64(String(decoding: $0, as: UTF8.self)) } ?? 0
+            if LayerApplier.removeTree(dirfd, "layers/\(layer)") { count += 1; bytes += size }
+        }
+        return (count, bytes)
+    }
+}

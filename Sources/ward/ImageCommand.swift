@@ -1,0 +1,145 @@
+import FoundationEssentials
+import WardImage
+import WardPlan
+import WardRuntime
+import WardSpec
+import WardSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The image store from the command line: `ward image import|list|rm|prune` and the
+/// `--image REF` of `run` and `compare` (WardImage/ImageStore.swift).
+enum ImageFlags {
+    static func store(_ context: Context) throws(WardError) -> ImageStore {
+        guard let root = ImageStore.defaultRoot(environment: context.environment) else {
+            throw WardError("image store: neither XDG_DATA_HOME nor HOME is an absolute path; set XDG_DATA_HOME")
+        }
+        do { return try ImageStore(root: root) } catch { throw WardError("\(error)") }
+    }
+
+    static func importOptions(_ args: ParsedArguments, _ context: Context) throws(WardError) -> ImageUnpacker.Options {
+        var options = ImageUnpacker.Options()
+        if let text = args.value("--max-size") {
+            guard let bytes = parseSize(text) else { throw WardError("--max-size \"\(text)\": expected a size like 512M or 4G") }
+            options.maxBytes = bytes
+        }
+        let log = context.log
+        options.debug = { log.debug($0) }
+        return options
+    }
+
+    /// Imports the image at `path` (an OCI layout), naming it `name` or its default name.
+    static func importImage(_ path: String, name: String?, store: ImageStore,
+                            options: ImageUnpacker.Options) throws(WardError) -> ImportReport {
+        do {
+            return try store.importImage(reference: path, name: name, options: options)
+        } catch {
+            throw WardError("image import \(path): \(error)")
+        }
+    }
+
+    /// `--image REF`: a stored image by name or id, or an image on disk imported first (its
+    /// layers unpacked once; a second run finds them in the store and unpacks nothing).
+    /// Returns the bundle to run: the image's config on ward's default, the layers as the rootfs.
+    static func bundle(_ reference: String, _ args: ParsedArguments, _ context: Context) throws(WardError) -> BundleDirectory {
+        let store = try store(context)
+        var image: StoredImage
+        let found: StoredImage?
+        do { found = try store.lookup(reference) } catch { throw WardError("--image: \(error)") }
+        if let found {
+            image = found
+        } else {
+            let path = (try? ImageReference(parsing: reference))?.layout ?? reference
+            guard access(path, F_OK) == 0 else {
+                throw WardError("--image \(reference): no such image in the store and no image at that path (ENOENT); see 'ward image list'")
+            }
+            let report = try importImage(reference, name: nil, store: store, options: try importOptions(args, context))
+            context.log.debug("image: imported \(reference): \(report.layersUnpacked) layer(s) unpacked, \(report.layersReused) reused")
+            image = report.image
+        }
+        context.log.debug("image: \(image.names.first ?? image.id) (\(image.id.prefix(12))): \(image.diffIDs.count) layer(s) from the store, nothing unpacked")
+        // Held until ward exits: `ward image rm` refuses an image a running sandbox uses.
+        do { _ = try store.holdImage(image.id) } catch { throw WardError("--image: \(error)") }
+        let label = "image \(image.names.first ?? String(image.id.prefix(12)))"
+        let spec: Spec
+        do {
+            let config = try ImageUnpacker.bundleConfig(base: DefaultConfig.json(uid: geteuid(), gid: getegid(), args: ["sh"]),
+                                                        image: image.config)
+            spec = try Spec.decode(Data(config.jsonText.utf8), file: label)
+        } catch {
+            throw WardError("\(label): \(error)")
+        }
+        for diffID in image.diffIDs where access(store.layerRoot(diffID), F_OK) != 0 {
+            throw WardError("\(label): layer \(diffID) is missing from the store (\(ErrnoName.of(errno))); import the image again")
+        }
+        return BundleDirectory(path: store.root, configFile: label, spec: spec, rootfs: store.mountpoint,
+                               imageLayers: image.diffIDs.reversed().map(store.layerRoot))
+    }
+}
+
+let imageCommand = Command(
+    spec: CommandSpec(
+        name: "image",
+        abstract: "The local image store: 'import IMAGE', 'list', 'rm REF...', 'prune' (layers unpacked once, shared by images).",
+        options: [
+            OptionSpec(names: ["--name"], value: "NAME[:TAG]", help: "import: the name to give the image (default: the file name and tag)."),
+            OptionSpec(names: ["--max-size"], value: "BYTES", help: "import: refuse an image that unpacks to more than BYTES (default 4G)."),
+            OptionSpec(names: ["--force", "-f"], value: nil, help: "rm: remove an image even while a sandbox uses it."),
+            formatOption,
+        ],
+        positionals: [("SUBCOMMAND", "import, list, rm or prune."), ("IMAGE", "import: an OCI layout [:TAG|@sha256:DIGEST]; rm: names or ids.")]),
+    run: { args, context throws(WardError) in
+        let words = args.positionals
+        let store = try ImageFlags.store(context)
+        switch words.first {
+        case "import":
+            guard words.count == 2 else { throw WardError("image: usage: ward image import IMAGE [--name NAME[:TAG]]") }
+            let report = try ImageFlags.importImage(words[1], name: args.value("--name"), store: store,
+                                                    options: try ImageFlags.importOptions(args, context))
+            let what = report.alreadyStored ? "already stored" : "\(report.layersUnpacked) layer(s) unpacked (\(report.bytesWritten) bytes), \(report.layersReused) reused"
+            print("\(report.image.names.joined(separator: ", ")) \(report.image.id.prefix(12)): \(what)")
+            return 0
+        case "list":
+            let images = store.list()
+            if try outputFormat(args) == "json" {
+                let items: [JSONValue] = images.map {
+                    .object(["id": .string($0.id), "names": .array($0.names.map { .string($0) }), "layers": .array($0.diffIDs.map { .string($0) }),
+                             "size": .int($0.size), "created": .string($0.created)])
+                }
+                print(JSONValue.array(items).prettyJSONText, terminator: "")
+                return 0
+            }
+            print("\("NAME".padded(32)) \("ID".padded(12)) \("LAYERS".padded(6)) \("SIZE".padded(10)) CREATED")
+            for image in images {
+                let names = image.names.isEmpty ? ["<none>"] : image.names
+                for name in names {
+                    print("\(name.padded(32)) \(String(image.id.prefix(12)).padded(12)) \(String(image.diffIDs.count).padded(6)) \(String(image.size).padded(10)) \(image.created)")
+                }
+            }
+            return 0
+        case "rm":
+            let references = Array(words.dropFirst()) + args.trailing
+            guard !references.isEmpty else { throw WardError("image: usage: ward image rm [--force] NAME|ID...") }
+            for reference in references {
+                do {
+                    let removed = try store.remove(reference, force: args.flag("--force"))
+                    print(removed.isEmpty ? "untagged \(reference)" : "removed \(removed.map { String($0.prefix(12)) }.joined(separator: " "))")
+                } catch {
+                    throw WardError("image rm: \(error)")
+                }
+            }
+            return 0
+        case "prune":
+            guard words.count == 1 else { throw WardError("image: usage: ward image prune") }
+            let report: ImageStore.PruneReport
+            do { report = try store.prune() } catch { throw WardError("image prune: \(error)") }
+            print("pruned \(report.images.count) unnamed image(s), \(report.layers) layer(s) (\(report.bytes) bytes), \(report.partials) partial import(s)")
+            return 0
+        case let other?:
+            throw WardError("image: unknown subcommand \"\(other)\"; use import, list, rm or prune")
+        case nil:
+            throw WardError("image: usage: ward image import IMAGE | list | rm NAME|ID... | prune")
+        }
+    })
