@@ -51,18 +51,31 @@ public final class ImageStore {
         return nil
     }
 
+    /// Opens the store, creating it (0700) the first time. One it does not own, or that others
+    /// can write, is refused. (An existing store costs one open and one fstat: `run --image` path.)
     public init(root: String) throws(ImageError) {
-        if let problem = Sys.makePrivateDirectory(root) {
-            throw ImageError("image store \(root): \(problem); set XDG_DATA_HOME to a private directory you can write")
-        }
-        for sub in ["layers", "images", "names", "mnt"] {
-            if mkdir("\(root)/\(sub)", 0o700) != 0 && errno != EEXIST {
-                throw ImageError("image store \(root)/\(sub): \(SystemError("mkdir", errno: errno))")
+        self.root = root
+        var fd = open(root + "/mnt", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+        if fd >= 0 {
+            close(fd)
+        } else {
+            if let problem = Sys.makePrivateDirectory(root) {
+                throw ImageError("image store \(root): \(problem); set XDG_DATA_HOME to a private directory you can write")
+            }
+            for sub in ["layers", "images", "names", "mnt"] {
+                if mkdir("\(root)/\(sub)", 0o700) != 0 && errno != EEXIST {
+                    throw ImageError("image store \(root)/\(sub): \(SystemError("mkdir", errno: errno))")
+                }
             }
         }
-        self.root = root
-        dirfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-        guard dirfd >= 0 else { throw ImageError("image store \(root): \(SystemError("open", errno: errno))") }
+        fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw ImageError("image store \(root): \(SystemError("open", errno: errno))") }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_uid == geteuid(), st.st_mode & 0o022 == 0 else {
+            close(fd)
+            throw ImageError("image store \(root): owned by uid \(st.st_uid) or writable by others (EPERM); set XDG_DATA_HOME to a private directory you can write")
+        }
+        dirfd = fd
     }
 
     deinit { close(dirfd) }
@@ -204,8 +217,8 @@ public final class ImageStore {
     public func lookup(_ reference: String) throws(ImageError) -> StoredImage? {
         let normalized = Self.normalize(name: reference)
         if let bytes = readSmall("names/\(Self.fileName(forName: normalized))", limit: 256) {
-            let id = String(decoding: bytes, as: UTF8.self)
-            return record(id, names: nameTable().filter { $0.id == id }.map(\.name).sorted())
+            // The name it was found by (the others need a scan of names/, which a run does not).
+            return record(String(decoding: bytes, as: UTF8.self), names: [normalized])
         }
         let prefix = Self.hex(reference)
         guard prefix.count >= 4, prefix.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
@@ -344,9 +357,10 @@ public final class ImageStore {
     public func remove(_ reference: String, force: Bool) throws(ImageError) -> [String] {
         let lock = try lockStore(exclusive: true)
         defer { close(lock) }
-        guard let image = try lookup(reference) else {
+        guard var image = try lookup(reference) else {
             throw ImageError("image \"\(reference)\": not in the store (ENOENT); see 'ward image list'")
         }
+        image.names = nameTable().filter { $0.id == image.id }.map(\.name)
         let normalized = Self.normalize(name: reference)
         let byName = image.names.contains(normalized)
         if byName && image.names.count > 1 {

@@ -25,6 +25,7 @@ let compareCommand = Command(
         abstract: "Run the attack-probe battery under each profile and compare them (table, json, markdown, html).",
         options: [
             OptionSpec(names: ["--bundle", "-b"], value: "DIR", help: "The bundle to run (default: the current directory)."),
+            OptionSpec(names: ["--image"], value: "REF", help: "Run an image from the store (or an OCI layout, imported first) instead of a bundle."),
             OptionSpec(names: ["--profile", "-p"], value: "NAME|FILE",
                        help: "A profile (shipped name or file), or a Docker/Podman seccomp file. Repeatable.", repeatable: true),
             OptionSpec(names: ["--seccomp-profile"], value: "FILE",
@@ -43,12 +44,22 @@ let compareCommand = Command(
         var references = args.all("--profile").map { CompareTarget(reference: $0, seccompFile: false) }
         references += args.all("--seccomp-profile").map { CompareTarget(reference: $0, seccompFile: true) }
         guard !references.isEmpty else { throw WardError("compare: give at least one --profile (e.g. --profile default --profile strict)") }
-        let bundle = args.value("--bundle") ?? "."
-        guard let real = realpath(bundle, nil) else { throw WardError("compare: bundle \(bundle): \(ErrnoName.of(errno))") }
-        let bundlePath = String(cString: real)
-        free(real)
+        // What every run gets: the bundle, or the image (resolved, and imported, once here).
+        let source: [String], subject: String
+        if let image = args.value("--image") {
+            guard args.value("--bundle") == nil else { throw WardError("compare: --image can't be combined with --bundle (EINVAL)") }
+            let stored = try ImageFlags.resolve(image, args, context)
+            source = ["--image", stored.id]
+            subject = "image \(stored.names.first ?? String(stored.id.prefix(12)))"
+        } else {
+            let bundle = args.value("--bundle") ?? "."
+            guard let real = realpath(bundle, nil) else { throw WardError("compare: bundle \(bundle): \(ErrnoName.of(errno))") }
+            subject = String(cString: real)
+            free(real)
+            source = ["--bundle", subject]
+        }
         let workload = args.trailing
-        let runner = try CompareRunner(bundle: bundlePath, timeout: timeout, root: context.global.value("--root"), log: context.log)
+        let runner = try CompareRunner(source: source, timeout: timeout, root: context.global.value("--root"), log: context.log)
         defer { runner.cleanup() }
         var runs: [ProfileRun] = []
         for (i, target) in references.enumerated() {
@@ -58,7 +69,7 @@ let compareCommand = Command(
             if !workload.isEmpty { runner.workload(&run, args: workload, index: i) }
             runs.append(run)
         }
-        let report = CompareReport(bundle: bundlePath, workload: workload, runs: runs)
+        let report = CompareReport(bundle: subject, workload: workload, runs: runs)
         switch format {
         case "json": print(report.json.prettyJSONText, terminator: "")
         case "markdown": print(report.markdown, terminator: "")
@@ -93,7 +104,8 @@ struct ProfileRun {
 }
 
 final class CompareRunner {
-    let bundle: String
+    /// `--bundle DIR` or `--image ID`, for every `ward run`.
+    let source: [String]
     let timeout: String
     let root: String?
     let log: Log
@@ -101,8 +113,8 @@ final class CompareRunner {
     let sealedFD: Int32
     var tempDir: String?
 
-    init(bundle: String, timeout: String, root: String?, log: Log) throws(WardError) {
-        self.bundle = bundle; self.timeout = timeout; self.root = root; self.log = log
+    init(source: [String], timeout: String, root: String?, log: Log) throws(WardError) {
+        self.source = source; self.timeout = timeout; self.root = root; self.log = log
         let fd = ward_sealed_copy("/proc/self/exe")
         guard fd >= 0 else { throw WardError("compare: sealed copy of /proc/self/exe: \(ErrnoName.of(-fd))") }
         // Above 3: posix_spawn's dup2 onto fd 3 must really copy it (dup2 of 3 onto 3 would keep
@@ -210,7 +222,7 @@ final class CompareRunner {
     /// The battery under `run`'s profile: the process is /proc/self/fd/3, the sealed memfd.
     func probe(_ run: inout ProfileRun, index: Int) {
         let id = "ward-compare-\(getpid())-\(index)-probe"
-        let argv = baseArguments() + ["run", "--bundle", bundle, "--profile", run.profileArgument, "--timeout", timeout,
+        let argv = baseArguments() + ["run"] + source + ["--profile", run.profileArgument, "--timeout", timeout,
                                       "--preserve-fds", "1"] + libraryMounts + [id, "--", "/proc/self/fd/3", "__probe"]
         let result = Self.spawn(argv, fd3: sealedFD)
         guard result.status == 0 else {
@@ -228,7 +240,7 @@ final class CompareRunner {
 
     func workload(_ run: inout ProfileRun, args: [String], index: Int) {
         let id = "ward-compare-\(getpid())-\(index)-workload"
-        let argv = baseArguments() + ["run", "--bundle", bundle, "--profile", run.profileArgument, "--timeout", timeout, id, "--"] + args
+        let argv = baseArguments() + ["run"] + source + ["--profile", run.profileArgument, "--timeout", timeout, id, "--"] + args
         let result = Self.spawn(argv, fd3: -1)
         run.workloadExit = result.status
         run.workloadSignal = result.signal

@@ -45,20 +45,7 @@ enum ImageFlags {
     /// Returns the bundle to run: the image's config on ward's default, the layers as the rootfs.
     static func bundle(_ reference: String, _ args: ParsedArguments, _ context: Context) throws(WardError) -> BundleDirectory {
         let store = try store(context)
-        var image: StoredImage
-        let found: StoredImage?
-        do { found = try store.lookup(reference) } catch { throw WardError("--image: \(error)") }
-        if let found {
-            image = found
-        } else {
-            let path = (try? ImageReference(parsing: reference))?.layout ?? reference
-            guard access(path, F_OK) == 0 else {
-                throw WardError("--image \(reference): no such image in the store and no image at that path (ENOENT); see 'ward image list'")
-            }
-            let report = try importImage(reference, name: nil, store: store, options: try importOptions(args, context))
-            context.log.debug("image: imported \(reference): \(report.layersUnpacked) layer(s) unpacked, \(report.layersReused) reused")
-            image = report.image
-        }
+        let image = try resolve(reference, args, context, store: store)
         context.log.debug("image: \(image.names.first ?? image.id) (\(image.id.prefix(12))): \(image.diffIDs.count) layer(s) from the store, nothing unpacked")
         // Held until ward exits: `ward image rm` refuses an image a running sandbox uses.
         do { _ = try store.holdImage(image.id) } catch { throw WardError("--image: \(error)") }
@@ -76,6 +63,28 @@ enum ImageFlags {
         }
         return BundleDirectory(path: store.root, configFile: label, spec: spec, rootfs: store.mountpoint,
                                imageLayers: image.diffIDs.reversed().map(store.layerRoot))
+    }
+
+    /// A stored image by name or id, or the image at a path, imported first.
+    static func resolve(_ reference: String, _ args: ParsedArguments, _ context: Context,
+                        store given: ImageStore? = nil) throws(WardError) -> StoredImage {
+        let store: ImageStore
+        if let given { store = given } else { store = try Self.store(context) }
+        var image: StoredImage
+        let found: StoredImage?
+        do { found = try store.lookup(reference) } catch { throw WardError("--image: \(error)") }
+        if let found {
+            image = found
+        } else {
+            let path = (try? ImageReference(parsing: reference))?.layout ?? reference
+            guard access(path, F_OK) == 0 else {
+                throw WardError("--image \(reference): no such image in the store and no image at that path (ENOENT); see 'ward image list'")
+            }
+            let report = try importImage(reference, name: nil, store: store, options: try importOptions(args, context))
+            context.log.debug("image: imported \(reference): \(report.layersUnpacked) layer(s) unpacked, \(report.layersReused) reused")
+            image = report.image
+        }
+        return image
     }
 }
 

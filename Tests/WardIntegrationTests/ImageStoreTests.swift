@@ -105,8 +105,13 @@ struct ImageStoreTests {
             let runB = try await Self.ward(sb, ["run", "--image", "test/b:2", sb.id])
             #expect(runB.stdout.hasPrefix("image b\n"), "\(runB)")
 
+            // A second name: removing one only untags.
+            #expect(try await Self.ward(sb, ["image", "import", sb.dir + "/a:v1", "--name", "test/a2"]).status == 0)
+            let untag = try await Self.ward(sb, ["image", "rm", "test/a2"])
+            #expect(untag.status == 0 && untag.stdout == "untagged test/a2\n", "\(untag)")
+            #expect(Self.entries(Self.store(sb) + "/layers").count == 4)
             let rmA = try await Self.ward(sb, ["image", "rm", "test/a"])
-            #expect(rmA.status == 0, "\(rmA)")
+            #expect(rmA.status == 0 && rmA.stdout.hasPrefix("removed "), "\(rmA)")
             #expect(Self.entries(Self.store(sb) + "/layers").count == 3, "a's own layer goes, the shared ones stay")
             let runB2 = try await Self.ward(sb, ["run", "--image", "test/b:2", sb.id + "-2"])
             #expect(runB2.status == 0 && runB2.stdout == runB.stdout, "\(runB2)")
@@ -167,6 +172,25 @@ struct ImageStoreTests {
             #expect(Self.entries(Self.store(sb) + "/layers").count == 3)
             let run = try await Self.ward(sb, ["run", "--image", "image:v1", sb.id + "-2"])
             #expect(run.stdout.hasPrefix("second\n"), "\(run)")
+        }
+    }
+
+    @Test("compare --image runs the probe battery and the workload on the image's overlay")
+    func compareImage() async throws {
+        try await withSandbox(args: ["/bin/true"]) { sb in
+            try Self.makeImage(sb, at: sb.dir + "/image")
+            try await sb.chownToUser(sb.dir)
+            let r = try await Self.ward(sb, ["compare", "--image", sb.dir + "/image:v1", "--profile", "default", "--profile", "strict",
+                                             "--format", "json", "--", "/bin/cat", "/etc/msg"])
+            #expect(r.status == 0, "\(r)")
+            let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] ?? [:]
+            #expect(report["bundle"] as? String == "image image:v1", "\(report)")
+            let profiles = report["profiles"] as? [[String: Any]] ?? []
+            #expect(profiles.count == 2)
+            for p in profiles {
+                #expect((p["probes"] as? [Any])?.isEmpty == false, "\(p)")
+                #expect((p["workload"] as? [String: Any])?["exitCode"] as? Int == 0, "\(p)")
+            }
         }
     }
 
