@@ -1,6 +1,8 @@
 // Parent-side helpers that Swift's Glibc module does not expose. Not used in the child.
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 #include "ward_shim.h"
@@ -29,6 +31,13 @@ int ward_read_signal(int signal_fd) {
 }
 
 int ward_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int ward_unshare_user(void) { return unshare(CLONE_NEWUSER); }
+
+int ward_become_root(void) {
+    if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) return -1;
+    return 0;
+}
 
 // The commit ward was built from, for `ward --version` (scripts/build passes -DWARD_COMMIT).
 #ifndef WARD_COMMIT

@@ -16,6 +16,11 @@ public struct StoredImage: Sendable {
     /// Bytes of file content in the image's layers.
     public var size: Int64
     public var created: String
+    /// `--subuid` imports: the maps its layers were unpacked under (the run uses them too).
+    public var maps: NamespaceMaps?
+
+    /// The directory names of its layers under `layers/`, bottom first.
+    public var layerKeys: [String] { diffIDs.map { ImageStore.layerKey($0, maps) } }
 }
 
 /// What `ImageStore.importImage` did: the thousandth import of an image unpacks nothing.
@@ -81,7 +86,12 @@ public final class ImageStore {
     deinit { close(dirfd) }
 
     public var mountpoint: String { root + "/mnt" }
-    public func layerRoot(_ diffID: String) -> String { "\(root)/layers/\(Self.hex(diffID))/root" }
+    /// The overlay lower directories of `image`, topmost first.
+    public func layerRoots(_ image: StoredImage) -> [String] { image.layerKeys.reversed().map { "\(root)/layers/\($0)/root" } }
+
+    /// A layer's directory name: its diffID's hex, and the id map's tag when it was unpacked
+    /// under a subuid map (those files belong to other host ids).
+    static func layerKey(_ diffID: String, _ maps: NamespaceMaps?) -> String { hex(diffID) + (maps.map { "-" + $0.tag } ?? "") }
 
     static func hex(_ digest: String) -> String { digest.hasPrefix("sha256:") ? String(digest.dropFirst(7)) : digest }
 
@@ -199,7 +209,15 @@ public final class ImageStore {
         if case .int(let n)? = json["size"] { size = n }
         var created = ""
         if case .string(let c)? = json["created"] { created = c }
-        return StoredImage(id: id, names: names, diffIDs: diffIDs, config: json["config"] ?? .object([:]), size: size, created: created)
+        var maps: NamespaceMaps?
+        if case .array(let u)? = json["uidMappings"], case .array(let g)? = json["gidMappings"] {
+            func lines(_ items: [JSONValue]) -> [[Int64]] {
+                items.map { item in ["containerID", "hostID", "size"].map { if case .int(let n)? = item[$0] { n } else { 0 } } }
+            }
+            maps = NamespaceMaps(uid: lines(u), gid: lines(g))
+        }
+        return StoredImage(id: id, names: names, diffIDs: diffIDs, config: json["config"] ?? .object([:]), size: size,
+                           created: created, maps: maps)
     }
 
     /// Every image, with its names.
@@ -247,7 +265,9 @@ public final class ImageStore {
         let ref = try ImageReference(parsing: reference)
         let layout = try ImageLayout(path: ref.layout)
         let image = try ImageResolver.resolve(layout, ref.selector)
-        guard let id = image.manifest.sha256Hex else { throw ImageError("manifest \(image.manifest.digest): not a sha256 digest") }
+        guard let hex = image.manifest.sha256Hex else { throw ImageError("manifest \(image.manifest.digest): not a sha256 digest") }
+        // The same image imported under a subuid map is another image: its files have other owners.
+        let id = hex + (options.maps.map { "-" + $0.tag } ?? "")
         return try importImage(image, id: id, name: name ?? Self.defaultName(ref),
                                openBlob: { d throws(ImageError) in try layout.openVerifiedBlob(d) }, options: options)
     }
@@ -261,7 +281,9 @@ public final class ImageStore {
         defer { close(lock) }
         let diffIDs = try Self.diffIDs(image)
         var size: Int64 = 0
-        var report = ImportReport(image: StoredImage(id: id, names: [], diffIDs: diffIDs, config: image.config, size: 0, created: ""))
+        var report = ImportReport(image: StoredImage(id: id, names: [], diffIDs: diffIDs, config: image.config, size: 0, created: "",
+                                                     maps: options.maps))
+        let keys = report.image.layerKeys
         if let existing = record(id, names: []) {
             report.alreadyStored = true
             report.layersReused = existing.diffIDs.count
@@ -269,25 +291,30 @@ public final class ImageStore {
         } else {
             for (i, layer) in image.layers.enumerated() {
                 let label = "layer \(i + 1)/\(image.layers.count) (\(layer.digest))"
-                if let bytes = readSmall("layers/\(Self.hex(diffIDs[i]))/size", limit: 32),
+                if let bytes = readSmall("layers/\(keys[i])/size", limit: 32),
                    let n = Int64(String(decoding: bytes, as: UTF8.self)) {
                     options.debug("image store: \(label): cached as \(diffIDs[i])")
                     report.layersReused += 1
                     size += n
                     continue
                 }
-                let written = try unpackLayer(layer, diffID: diffIDs[i], label: label, openBlob: openBlob, options: options)
-                options.debug("image store: \(label): unpacked \(written) bytes into layers/\(Self.hex(diffIDs[i]))")
+                let written = try unpackLayer(layer, key: keys[i], label: label, openBlob: openBlob, options: options)
+                options.debug("image store: \(label): unpacked \(written) bytes into layers/\(keys[i])")
                 report.layersUnpacked += 1
                 report.bytesWritten += written
                 size += written
             }
             report.image.size = size
             report.image.created = Timestamp.rfc3339Now()
-            let doc: JSONValue = .object([
+            var fields: [String: JSONValue] = [
                 "id": .string(id), "diffIDs": .array(diffIDs.map { .string($0) }), "config": image.config,
                 "size": .int(size), "created": .string(report.image.created),
-            ])
+            ]
+            if let maps = options.maps {
+                fields["uidMappings"] = maps.mappings(maps.uid)
+                fields["gidMappings"] = maps.mappings(maps.gid)
+            }
+            let doc = JSONValue.object(fields)
             try atomicWrite("images/\(id).json", doc.jsonText)
         }
         if let name {
@@ -317,7 +344,7 @@ public final class ImageStore {
     }
 
     /// Unpacks one layer into `layers/.tmp-XXXXXX`, then renames it to `layers/<diffhex>`.
-    func unpackLayer(_ layer: Descriptor, diffID: String, label: String,
+    func unpackLayer(_ layer: Descriptor, key: String, label: String,
                      openBlob: (Descriptor) throws(ImageError) -> Int32, options: ImageUnpacker.Options) throws(ImageError) -> Int64 {
         var template = Array("\(root)/layers/.tmp-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw ImageError("image store \(root)/layers: \(SystemError("mkdtemp", errno: errno))") }
@@ -332,12 +359,13 @@ public final class ImageStore {
         guard rootfd >= 0 else { throw ImageError("image store \(root)/\(tmpName)/root: \(SystemError("open", errno: errno))") }
         defer { close(rootfd) }
         let applier = LayerApplier(rootfd: rootfd, maxBytes: options.maxBytes, overlayWhiteouts: true, warn: options.warn)
+        applier.preserveOwnership = options.maps != nil
         let blob = try openBlob(layer)
         defer { close(blob) }
         try applier.apply(fd: blob, label: label)
         applier.finish()
         try atomicWrite(tmpName + "/size", String(applier.bytesWritten))
-        let final = "layers/\(Self.hex(diffID))"
+        let final = "layers/\(key)"
         if renameat(dirfd, tmpName, dirfd, final) != 0 {
             guard errno == EEXIST || errno == ENOTEMPTY else {
                 throw ImageError("image store \(root)/\(final): \(SystemError("rename", errno: errno))")
@@ -350,6 +378,9 @@ public final class ImageStore {
     }
 
     // MARK: rm and prune
+
+    /// Whether a --subuid import left layers owned by subordinate ids (removable only from inside that map).
+    public var hasSubIDLayers: Bool { listDirectory("layers").contains { $0.contains("-s") } }
 
     /// Removes a name; the image goes when no name is left (or at once when `reference` is an id),
     /// and with it every layer no other image uses. An image a running sandbox holds is refused
@@ -413,7 +444,7 @@ public final class ImageStore {
     }
 
     func removeUnreferencedLayers() -> (count: Int, bytes: Int64) {
-        let used = Set(list().flatMap { $0.diffIDs.map(Self.hex) })
+        let used = Set(list().flatMap(\.layerKeys))
         var count = 0
         var bytes: Int64 = 0
         for layer in listDirectory("layers") where !layer.hasPrefix(".") && !used.contains(layer) {

@@ -21,6 +21,10 @@ public final class LayerApplier {
     /// `.wh..wh..opq` the `user.overlay.opaque` xattr (overlayfs's `userxattr` spelling).
     let overlayWhiteouts: Bool
     public private(set) var bytesWritten: Int64 = 0
+    /// Inside a subuid-mapped user namespace (`--subuid`): entries get the owners the layer gives
+    /// them, and setuid/setgid bits stay where that owner really is mapped.
+    public var preserveOwnership = false
+    var unmappedOwners = 0
     public var warn: (String) -> Void
     /// Directory modes and mtimes, applied at the end (a 0555 directory must stay writable until then).
     var directoryAttributes: [String: (mode: mode_t, mtime: timespec)] = [:]
@@ -180,6 +184,7 @@ public final class LayerApplier {
                     throw ImageError("\(where_): mkdir: \(ErrnoName.of(errno))")
                 }
                 directoryAttributes[path] = (mode, mtime)
+                _ = chown(entry, parent, name)
             case S_IFREG:
                 let declared = archive_entry_size(entry)
                 if declared > maxBytes - bytesWritten {
@@ -192,7 +197,8 @@ public final class LayerApplier {
                 try copyData(archive, to: out, entry: where_)
                 if declared > 0 { ftruncate(out, off_t(declared)) }  // a sparse tail
                 var perm = mode
-                if perm & (S_ISUID | S_ISGID) != 0 { perm &= ~(S_ISUID | S_ISGID); strippedSetID += 1 }
+                let owned = chown(entry, out, nil)
+                if perm & (S_ISUID | S_ISGID) != 0 && !owned { perm &= ~(S_ISUID | S_ISGID); strippedSetID += 1 }
                 fchmod(out, perm)
                 var times = [mtime, mtime]
                 futimens(out, &times)
@@ -200,11 +206,13 @@ public final class LayerApplier {
                 guard let targetPtr = archive_entry_symlink(entry) else { throw ImageError("\(where_): symlink without a target") }
                 guard Self.removeTree(parent, name) else { throw ImageError("\(where_): replace: \(ErrnoName.of(errno))") }
                 guard symlinkat(targetPtr, parent, name) == 0 else { throw ImageError("\(where_): symlink: \(ErrnoName.of(errno))") }
+                _ = chown(entry, parent, name)
                 var times = [mtime, mtime]
                 utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW)
             case S_IFIFO:
                 guard Self.removeTree(parent, name) else { throw ImageError("\(where_): replace: \(ErrnoName.of(errno))") }
                 guard mkfifoat(parent, name, mode & 0o777) == 0 else { throw ImageError("\(where_): mkfifo: \(ErrnoName.of(errno))") }
+                _ = chown(entry, parent, name)
             default:  // character and block devices, sockets: not creatable rootless, not needed
                 skippedDevices += 1
                 continue
@@ -212,7 +220,23 @@ public final class LayerApplier {
             createdThisLayer.insert(path)
         }
         if skippedDevices > 0 { warn("\(label): skipped \(skippedDevices) device node(s) or socket(s): a rootless bundle cannot create them") }
-        if strippedSetID > 0 { warn("\(label): cleared setuid/setgid on \(strippedSetID) file(s): they would belong to you on the host") }
+        if strippedSetID > 0 {
+            warn("\(label): cleared setuid/setgid on \(strippedSetID) file(s): " + (preserveOwnership ? "their owner is not mapped" : "they would belong to you on the host (keep them with --subuid)"))
+        }
+        if unmappedOwners > 0 {
+            warn("\(label): \(unmappedOwners) \(unmappedOwners == 1 ? "entry" : "entries") owned by ids outside your subordinate range kept root's ownership")
+            unmappedOwners = 0
+        }
+    }
+
+    /// With `preserveOwnership`, gives the entry (fd itself when `name` is nil) the layer's owner;
+    /// true when it now has it. An id outside the namespace's map (EINVAL) is counted, not fatal.
+    func chown(_ entry: OpaquePointer, _ fd: Int32, _ name: String?) -> Bool {
+        guard preserveOwnership else { return false }
+        let uid = uid_t(truncatingIfNeeded: archive_entry_uid(entry)), gid = gid_t(truncatingIfNeeded: archive_entry_gid(entry))
+        let rc = name.map { fchownat(fd, $0, uid, gid, AT_SYMLINK_NOFOLLOW) } ?? fchown(fd, uid, gid)
+        if rc != 0 { unmappedOwners += 1 }
+        return rc == 0
     }
 
     /// NAME of a `.wh.NAME` entry: one name in its directory, never `.`, `..` or another whiteout.

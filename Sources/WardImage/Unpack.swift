@@ -15,6 +15,8 @@ public enum ImageUnpacker {
         public var maxBytes: Int64 = 4 << 30
         public var warn: (String) -> Void = { Sys.stderr("ward: warning: \($0)") }
         public var debug: (String) -> Void = { _ in }
+        /// `--subuid`: ward runs in a subuid-mapped user namespace; files keep their owners.
+        public var maps: NamespaceMaps?
         public init() {}
     }
 
@@ -25,6 +27,7 @@ public enum ImageUnpacker {
         let image = try ImageResolver.resolve(layout, ref.selector)
         options.debug("manifest \(image.manifest.digest): \(image.layers.count) layer(s)")
         var config = try bundleConfig(base: baseConfig, image: image.config)
+        if let maps = options.maps { config = maps.apply(to: config) }
 
         if mkdir(bundle, 0o755) != 0 && errno != EEXIST { throw ImageError("\(bundle): \(SystemError("mkdir", errno: errno))") }
         let bundlefd = open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -50,6 +53,7 @@ public enum ImageUnpacker {
         // Verify every blob before applying any: a bad last layer must not cost the first ones' work.
         for layer in image.layers { close(try layout.openVerifiedBlob(layer)) }
         let applier = LayerApplier(rootfd: rootfd, maxBytes: options.maxBytes, warn: options.warn)
+        applier.preserveOwnership = options.maps != nil
         for (i, layer) in image.layers.enumerated() {
             let fd = try layout.openVerifiedBlob(layer)  // again: what is applied is what was just hashed
             defer { close(fd) }
@@ -123,5 +127,47 @@ public enum ImageUnpacker {
         }
         config = .object(top)
         return config
+    }
+}
+
+/// The id maps of the user namespace ward runs in (`--subuid`: 0 -> the caller, 1... -> the
+/// subordinate range), read from /proc/self/{uid,gid}_map. They go into config.json so that the
+/// sandbox sees the files' owners exactly as they were unpacked.
+public struct NamespaceMaps: Sendable, Equatable {
+    public var uid: [[Int64]]
+    public var gid: [[Int64]]
+
+    /// nil in the initial user namespace (a single 0 0 4294967295 line) or if unreadable.
+    public static func current() -> NamespaceMaps? {
+        func read(_ file: String) -> [[Int64]]? {
+            guard let bytes = try? Sys.readFile(file) else { return nil }
+            return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map {
+                $0.split(separator: " ").compactMap { Int64($0) }
+            }.filter { $0.count == 3 }
+        }
+        guard let u = read("/proc/self/uid_map"), let g = read("/proc/self/gid_map"), u != [[0, 0, 4294967295]] else { return nil }
+        return NamespaceMaps(uid: u, gid: g)
+    }
+
+    /// Names the mapping in the image store ("s100000x65535"): layers unpacked under one map are
+    /// owned by those host ids and shared only by images of the same map.
+    public var tag: String {
+        let sub = uid.first { $0[0] == 1 } ?? uid.last ?? [0, 0, 0]
+        return "s\(sub[1])x\(sub[2])"
+    }
+
+    func mappings(_ lines: [[Int64]]) -> JSONValue {
+        .array(lines.map { .object(["containerID": .int($0[0]), "hostID": .int($0[1]), "size": .int($0[2])]) })
+    }
+
+    /// The config with linux.uidMappings/gidMappings set to these maps.
+    public func apply(to config: JSONValue) -> JSONValue {
+        guard case .object(var top) = config else { return config }
+        var linux: [String: JSONValue] = [:]
+        if case .object(let l)? = top["linux"] { linux = l }
+        linux["uidMappings"] = mappings(uid)
+        linux["gidMappings"] = mappings(gid)
+        top["linux"] = .object(linux)
+        return .object(top)
     }
 }

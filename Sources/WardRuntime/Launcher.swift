@@ -306,7 +306,8 @@ enum Spawn {
 
     /// posix_spawn with an empty signal mask and default dispositions (ward blocks the signals it
     /// forwards; a helper must not inherit that). `stdin`, when given, becomes the child's fd 0.
-    static func spawn(path: String, argv args: [String], env: [String], stdin: Int32 = -1) -> pid_t? {
+    static func spawn(path: String, argv args: [String], env: [String], stdin: Int32 = -1,
+                      dup2: [(from: Int32, to: Int32)] = []) -> pid_t? {
         var pid: pid_t = 0
         var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
@@ -326,6 +327,7 @@ enum Spawn {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         if stdin >= 0 { posix_spawn_file_actions_adddup2(&actions, stdin, 0) }
+        for (from, to) in dup2 { posix_spawn_file_actions_adddup2(&actions, from, to) }
         let rc = posix_spawn(&pid, path, &actions, &attr, &argv, &envp)
         guard rc == 0 else { errno = rc; return nil }
         return pid

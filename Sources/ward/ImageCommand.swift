@@ -27,6 +27,7 @@ enum ImageFlags {
         }
         let log = context.log
         options.debug = { log.debug($0) }
+        options.maps = SubIDFlag.maps
         return options
     }
 
@@ -52,17 +53,19 @@ enum ImageFlags {
         let label = "image \(image.names.first ?? String(image.id.prefix(12)))"
         let spec: Spec
         do {
-            let config = try ImageUnpacker.bundleConfig(base: DefaultConfig.json(uid: geteuid(), gid: getegid(), args: ["sh"]),
+            var config = try ImageUnpacker.bundleConfig(base: DefaultConfig.json(uid: geteuid(), gid: getegid(), args: ["sh"]),
                                                         image: image.config)
+            // A --subuid import: the sandbox gets the map its files were unpacked under.
+            if let maps = image.maps { config = maps.apply(to: config) }
             spec = try Spec.decode(Data(config.jsonText.utf8), file: label)
         } catch {
             throw WardError("\(label): \(error)")
         }
-        for diffID in image.diffIDs where access(store.layerRoot(diffID), F_OK) != 0 {
-            throw WardError("\(label): layer \(diffID) is missing from the store (\(ErrnoName.of(errno))); import the image again")
+        let layers = store.layerRoots(image)
+        for layer in layers where access(layer, F_OK) != 0 {
+            throw WardError("\(label): layer \(layer) is missing from the store (\(ErrnoName.of(errno))); import the image again")
         }
-        return BundleDirectory(path: store.root, configFile: label, spec: spec, rootfs: store.mountpoint,
-                               imageLayers: image.diffIDs.reversed().map(store.layerRoot))
+        return BundleDirectory(path: store.root, configFile: label, spec: spec, rootfs: store.mountpoint, imageLayers: layers)
     }
 
     /// A stored image by name or id, or the image at a path, imported first.
@@ -80,9 +83,21 @@ enum ImageFlags {
             guard access(path, F_OK) == 0 else {
                 throw WardError("--image \(reference): no such image in the store and no image at that path (ENOENT); see 'ward image list'")
             }
-            let report = try importImage(reference, name: nil, store: store, options: try importOptions(args, context))
-            context.log.debug("image: imported \(reference): \(report.layersUnpacked) layer(s) unpacked, \(report.layersReused) reused")
-            image = report.image
+            if args.flag("--subuid") {
+                // Only the import runs in the subuid namespace; the run maps it itself.
+                let status = try SubIDNamespace.run(["image", "import", "--subuid", "--quiet", reference], environment: context.environment, log: context.log)
+                guard status == 0 else { throw WardError("--image \(reference): the --subuid import failed (status \(status))") }
+                let name: String
+                do { name = ImageStore.defaultName(try ImageReference(parsing: reference)) } catch { throw WardError("--image: \(error)") }
+                let imported: StoredImage?
+                do { imported = try store.lookup(name) } catch { throw WardError("--image: \(error)") }
+                guard let imported else { throw WardError("--image \(reference): imported, but \(name) is not in the store") }
+                image = imported
+            } else {
+                let report = try importImage(reference, name: nil, store: store, options: try importOptions(args, context))
+                context.log.debug("image: imported \(reference): \(report.layersUnpacked) layer(s) unpacked, \(report.layersReused) reused")
+                image = report.image
+            }
         }
         return image
     }
@@ -96,19 +111,24 @@ let imageCommand = Command(
             OptionSpec(names: ["--name"], value: "NAME[:TAG]", help: "import: the name to give the image (default: the file name and tag)."),
             OptionSpec(names: ["--max-size"], value: "BYTES", help: "import: refuse an image that unpacks to more than BYTES (default 4G)."),
             OptionSpec(names: ["--force", "-f"], value: nil, help: "rm: remove an image even while a sandbox uses it."),
+            SubIDFlag.option,
+            OptionSpec(names: ["--quiet", "-q"], value: nil, help: "import: print nothing on success."),
             formatOption,
         ],
         positionals: [("SUBCOMMAND", "import, list, rm or prune."), ("IMAGE", "import: an OCI layout [:TAG|@sha256:DIGEST]; rm: names or ids.")]),
     run: { args, context throws(WardError) in
         let words = args.positionals
         let store = try ImageFlags.store(context)
+        // rm and prune delete files a --subuid import gave to subordinate ids: from inside that map.
+        let subuidLayers = store.hasSubIDLayers && ["rm", "prune"].contains(words.first ?? "")
+        if let status = try SubIDFlag.reexec(args, context, force: subuidLayers) { return status }
         switch words.first {
         case "import":
             guard words.count == 2 else { throw WardError("image: usage: ward image import IMAGE [--name NAME[:TAG]]") }
             let report = try ImageFlags.importImage(words[1], name: args.value("--name"), store: store,
                                                     options: try ImageFlags.importOptions(args, context))
             let what = report.alreadyStored ? "already stored" : "\(report.layersUnpacked) layer(s) unpacked (\(report.bytesWritten) bytes), \(report.layersReused) reused"
-            print("\(report.image.names.joined(separator: ", ")) \(report.image.id.prefix(12)): \(what)")
+            if !args.flag("--quiet") { print("\(report.image.names.joined(separator: ", ")) \(report.image.id.prefix(12)): \(what)") }
             return 0
         case "list":
             let images = store.list()
@@ -151,4 +171,38 @@ let imageCommand = Command(
         case nil:
             throw WardError("image: usage: ward image import IMAGE | list | rm NAME|ID... | prune")
         }
+    })
+
+/// `--subuid` (unpack, image import, run --image): the work happens in ward re-exec'd inside a
+/// user namespace mapped with the caller's subordinate ids, where files keep the layers' owners.
+enum SubIDFlag {
+    static let option = OptionSpec(names: ["--subuid"], value: nil,
+                                   help: "Keep the image's file owners: unpack in a user namespace mapped with your /etc/subuid and /etc/subgid ranges (newuidmap).")
+
+    /// Outside the namespace with --subuid: this same command again inside it, and its status.
+    static func reexec(_ args: ParsedArguments, _ context: Context, force: Bool = false) throws(WardError) -> Int32? {
+        guard (force || args.flag("--subuid")) && !SubIDNamespace.inside else { return nil }
+        var argv = Array(CommandLine.arguments.dropFirst())
+        if force && !args.flag("--subuid") { argv.append("--subuid") }
+        return try SubIDNamespace.run(argv, environment: context.environment, log: context.log)
+    }
+
+    /// Inside the namespace: its maps, for the unpacker.
+    static var maps: NamespaceMaps? { SubIDNamespace.inside ? NamespaceMaps.current() : nil }
+}
+
+let unshareCommand = Command(
+    spec: CommandSpec(
+        name: "unshare",
+        abstract: "Run CMD (default /bin/sh) as root of a user namespace mapped with your subordinate ids, like 'podman unshare': to inspect or remove --subuid files.",
+        options: [], trailing: "CMD"),
+    run: { args, context throws(WardError) in
+        guard SubIDNamespace.inside else {
+            return try SubIDNamespace.run(["unshare", "--"] + args.trailing, environment: context.environment, log: context.log)
+        }
+        let command = args.trailing.isEmpty ? ["/bin/sh"] : args.trailing
+        var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+        execvp(command[0], &argv)
+        let e = errno
+        throw WardError("unshare: \(command[0]): \(ErrnoName.of(e))", exitCode: e == ENOENT ? 127 : 126)
     })

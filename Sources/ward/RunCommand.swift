@@ -9,6 +9,7 @@ let bundleOptions: [OptionSpec] = [
     OptionSpec(names: ["--image"], value: "REF",
                help: "Run an image instead of a bundle: a stored image's NAME[:TAG] or id, or an OCI layout (imported first). The rootfs is an overlay of the store's layers; nothing is copied."),
     OptionSpec(names: ["--max-size"], value: "BYTES", help: "--image: refuse to import an image that unpacks to more than BYTES (default 4G)."),
+    OptionSpec(names: ["--subuid"], value: nil, help: "--image: import it keeping its file owners (a user namespace mapped with your subordinate ids)."),
     OptionSpec(names: ["--pid-file"], value: "FILE", help: "Write the container init's pid to FILE."),
     OptionSpec(names: ["--console-socket"], value: "SOCKET", help: "Send the pty master over this AF_UNIX socket (process.terminal)."),
     OptionSpec(names: ["--preserve-fds"], value: "N", help: "Pass fds 3 .. 3+N-1 on to the workload."),

@@ -36,7 +36,7 @@ let globalOptions: [OptionSpec] = [
 let commands: [Command] = [
     runCommand, createCommand, startCommand, stateCommand, killCommand, deleteCommand, execCommand,
     listCommand, psCommand, pauseCommand, resumeCommand, featuresCommand, specCommand, profileCommand, gcCommand,
-    compareCommand, unpackCommand, imageCommand,
+    compareCommand, unpackCommand, imageCommand, unshareCommand,
 ]
 
 func usage() -> String {
@@ -70,8 +70,15 @@ func main() -> Int32 {
     // Hidden: the attack-probe battery, run inside a sandbox by `ward compare` (CompareCommand.swift).
     if CommandLine.arguments.count == 2 && CommandLine.arguments[1] == "__probe" { return probeMain() }
     var commandName = ""
+    var arguments = CommandLine.arguments.dropFirst()
+    // Hidden: ward re-exec'd inside a subuid-mapped user namespace (--subuid, `ward unshare`).
+    if arguments.first == SubIDNamespace.marker {
+        do throws(WardError) { try SubIDNamespace.enter() } catch { Sys.stderr("ward: \(error.message)"); return 125 }
+        SubIDNamespace.inside = true
+        arguments = arguments.dropFirst()
+    }
     do throws(UsageError) {
-        let (global, rest) = try ArgumentParser.parse(CommandLine.arguments.dropFirst(), options: globalOptions,
+        let (global, rest) = try ArgumentParser.parse(arguments, options: globalOptions,
                                                       positionalLimit: 0, stopAtPositional: true)
         if global.flag("--version") { print(WardVersion.text); return 0 }
         guard let name = rest.first else {

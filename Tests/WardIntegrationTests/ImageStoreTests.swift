@@ -175,6 +175,50 @@ struct ImageStoreTests {
         }
     }
 
+    @Test("--subuid: files keep the image's owners (uid 33 is uid 33 in the sandbox), setuid stays where mapped; rm and unshare clean up")
+    func subuidOwnership() async throws {
+        try await withSandbox(args: ["/bin/true"]) { sb in
+            var image = try ImageWriter(at: sb.dir + "/owned")
+            try image.addLayer(try ImageWriter.tarDirectory(Harness.rootfsTemplate), gzip: true)
+            var tar = TarWriter()
+            tar.add("srv/www", .file(Data("w\n".utf8)), uid: 33, gid: 33)
+            tar.add("bin/suid", .file(Data("s\n".utf8)), mode: 0o4755)
+            tar.add("srv/far", .file(Data("f\n".utf8)), uid: 200_000, gid: 200_000)
+            tar.add("var/www/", .directory, mode: 0o755, uid: 33, gid: 33)
+            tar.add("var/www/index", .file(Data("i\n".utf8)), uid: 33, gid: 33)
+            try image.addLayer(tar.finished(), gzip: false)
+            try image.finish(tag: "v1", config: ["Cmd": ["/bin/sh", "-c", "stat -c '%u:%g %a %n' /srv/www /srv/far /bin/suid"]])
+            try await sb.chownToUser(sb.dir)
+            let expected = "33:33 644 /srv/www\n0:0 644 /srv/far\n0:0 4755 /bin/suid\n"
+
+            let bundle = sb.dir + "/b"
+            let unpack = try await Self.ward(sb, ["unpack", "--subuid", sb.dir + "/owned:v1", bundle])
+            #expect(unpack.status == 0 && unpack.stderr.contains("1 entry owned by ids outside your subordinate range"), "\(unpack)")
+            var st = stat()
+            #expect(lstat(bundle + "/rootfs/srv/www", &st) == 0 && st.st_uid != sb.user.uid && st.st_uid != 33, "a subordinate id on the host")
+            let run = try await Self.ward(sb, ["run", "--bundle", bundle, sb.id])
+            #expect(run.status == 0 && run.stdout == expected, "\(run)")
+            // Without --subuid every file is the caller's and setuid goes.
+            let plain = try await Self.ward(sb, ["run", "--image", sb.dir + "/owned:v1", sb.id + "-p"])
+            #expect(plain.stdout == "0:0 644 /srv/www\n0:0 644 /srv/far\n0:0 755 /bin/suid\n", "\(plain)")
+            #expect(try await Self.ward(sb, ["image", "rm", "owned:v1"]).status == 0)
+
+            let viaImage = try await Self.ward(sb, ["run", "--subuid", "--image", sb.dir + "/owned:v1", sb.id + "-2"])
+            #expect(viaImage.status == 0 && viaImage.stdout == expected, "\(viaImage)")
+            #expect(Self.entries(Self.store(sb) + "/layers").allSatisfy { $0.contains("-s") })
+            let rm = try await Self.ward(sb, ["image", "rm", "owned:v1"])
+            #expect(rm.status == 0, "\(rm)")
+            #expect(Self.entries(Self.store(sb) + "/layers").isEmpty)
+
+            // The caller can't empty a directory a subordinate id owns; `ward unshare` can.
+            let direct = try await Child(["/usr/bin/setpriv", "--reuid=\(sb.user.name)", "--regid=\(sb.user.name)", "--init-groups",
+                                          "/bin/rm", "-rf", bundle], outputDirectory: sb.dir).wait()
+            #expect(direct.status != 0)
+            let unshare = try await Self.ward(sb, ["unshare", "--", "/bin/rm", "-rf", bundle])
+            #expect(unshare.status == 0 && !FileManager.default.fileExists(atPath: bundle), "\(unshare)")
+        }
+    }
+
     @Test("compare --image runs the probe battery and the workload on the image's overlay")
     func compareImage() async throws {
         try await withSandbox(args: ["/bin/true"]) { sb in

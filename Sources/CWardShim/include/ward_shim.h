@@ -216,13 +216,15 @@ const char *ward_errno_name(int err);                                     // "EP
 #define WARD_O_PATH 010000000
 int ward_memfd(const char *name);                                         // memfd_create(name, MFD_CLOEXEC)
 int ward_timerfd(double seconds);                                         // a CLOCK_MONOTONIC timerfd armed once, CLOEXEC
-int ward_read_signal(int signal_fd);
-int ward_pipe(int fds[2]);
+int ward_read_signal(int signal_fd);                                      // one signalfd record -> signal number, -1 on error
+int ward_pipe(int fds[2]);                                                // pipe2(fds, O_CLOEXEC)
+int ward_unshare_user(void);                                              // unshare(CLONE_NEWUSER)
+int ward_become_root(void);                                               // setgroups(0), setresgid(0,0,0), setresuid(0,0,0)
 // Seccomp user notification (--seccomp-report): receive one notification; answer it with -error.
 int ward_notif_recv(int fd, uint64_t *id, int32_t *nr, uint32_t *arch, uint64_t args[6]);
 int ward_notif_send(int fd, uint64_t id, int32_t error);
 int ward_notif_continue(int fd, uint64_t id);                              // let the call run (SECCOMP_USER_NOTIF_FLAG_CONTINUE)
-const char *ward_commit(void);                                            // the git commit ward was built from, or "unknown"                                                // pipe2(fds, O_CLOEXEC)                                      // one signalfd record -> signal number, -1 on error
+const char *ward_commit(void);                                            // the git commit ward was built from, or "unknown"
 
 
 // probe.c: raw calls for `ward __probe` (the attack-probe battery) and `ward compare`.

@@ -11,7 +11,7 @@ struct TarWriter {
     enum Kind { case file(Data), directory, symlink(String), hardlink(String), charDevice }
     var data = Data()
 
-    mutating func add(_ name: String, _ kind: Kind, mode: Int = 0o644, mtime: Int = 1_700_000_000) {
+    mutating func add(_ name: String, _ kind: Kind, mode: Int = 0o644, mtime: Int = 1_700_000_000, uid: Int = 0, gid: Int = 0) {
         var header = [UInt8](repeating: 0, count: 512)
         func put(_ s: String, _ offset: Int, _ length: Int) {
             let bytes = Array(s.utf8)
@@ -34,8 +34,8 @@ struct TarWriter {
         }
         put(name, 0, 100)
         octal(mode, 100, 8)
-        octal(0, 108, 8)
-        octal(0, 116, 8)
+        octal(uid, 108, 8)
+        octal(gid, 116, 8)
         octal(body.count, 124, 12)
         octal(mtime, 136, 12)
         put(String(repeating: " ", count: 8), 148, 8)
