@@ -39,9 +39,10 @@ inner() {
   source "$work/params"
   cd "$work"
   # ward keeps its state and seccomp cache under the XDG dirs; crun and runc get --root.
-  export XDG_RUNTIME_DIR=$work/xdg XDG_CACHE_HOME=$work/cache
-  mkdir -p "$XDG_RUNTIME_DIR" "$XDG_CACHE_HOME" out
+  export XDG_RUNTIME_DIR=$work/xdg XDG_CACHE_HOME=$work/cache XDG_DATA_HOME=$work/data
+  mkdir -p "$XDG_RUNTIME_DIR" "$XDG_CACHE_HOME" "$XDG_DATA_HOME" out
   inner_latency
+  inner_image
   inner_cache_check
   inner_rss
   inner_burst
@@ -56,6 +57,17 @@ inner_latency() {
     -n unshare-floor "unshare -Urmpnif --mount-proc /bin/true" \
     -n ward-static   "$work/ward-static run --bundle $work/hardened ward-static" \
     -n ward-dynamic  "$work/ward-dynamic run --bundle $work/hardened ward-dynamic" >out/hyperfine.log
+}
+
+# `ward run --image` on a warm store (the layers unpacked once, by the import) against
+# `ward run --bundle` of the same image unpacked by `ward unpack`: the same config and files,
+# an overlay of the store's layers against a bind of a rootfs directory.
+inner_image() {
+  "$work/ward-static" image import "$work/image:bench" --name bench >out/image-import.log
+  "$work/ward-static" unpack "$work/image:bench" "$work/image-bundle"
+  hyperfine -N --style none -w "$warmup" -r "$runs" --export-json out/image.json \
+    -n run-image  "$work/ward-static run --image bench image-run" \
+    -n run-bundle "$work/ward-static run --bundle $work/image-bundle bundle-run" >out/hyperfine-image.log
 }
 
 # The numbers above are meant to be ward's steady state, where the compiled seccomp program comes
@@ -181,6 +193,29 @@ make_bundles() {
     "$work/hardened/config.json" >"$work/plain/config.json"
 }
 
+# A one-layer OCI image layout of the hardened bundle's rootfs, /bin/true its command.
+make_image() {
+  local img=$work/image layer config manifest
+  mkdir -p "$img/blobs/sha256"
+  echo '{"imageLayoutVersion":"1.0.0"}' >"$img/oci-layout"
+  tar --numeric-owner --owner=0 --group=0 -C "$work/hardened/rootfs" -cf "$work/layer.tar" .
+  layer=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
+  mv "$work/layer.tar" "$img/blobs/sha256/$layer"
+  jq -cn --arg d "sha256:$layer" '{architecture: "amd64", os: "linux", config: {Cmd: ["/bin/true"]}, rootfs: {type: "layers", diff_ids: [$d]}}' >"$work/config.json"
+  config=$(sha256sum "$work/config.json" | cut -d' ' -f1)
+  mv "$work/config.json" "$img/blobs/sha256/$config"
+  jq -cn --arg c "sha256:$config" --argjson cs "$(stat -c %s "$img/blobs/sha256/$config")" \
+         --arg l "sha256:$layer" --argjson ls "$(stat -c %s "$img/blobs/sha256/$layer")" \
+    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $c, size: $cs},
+      layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar", digest: $l, size: $ls}]}' >"$work/manifest.json"
+  manifest=$(sha256sum "$work/manifest.json" | cut -d' ' -f1)
+  jq -cn --arg m "sha256:$manifest" --argjson ms "$(stat -c %s "$work/manifest.json")" \
+    '{schemaVersion: 2, manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $m, size: $ms,
+      annotations: {"org.opencontainers.image.ref.name": "bench"}}]}' >"$img/index.json"
+  mv "$work/manifest.json" "$img/blobs/sha256/$manifest"
+}
+
 # The shared yardstick, unchanged: ward vs crun, runc, bwrap and unshare in one hyperfine run.
 run_yardstick() {
   log "shared yardstick: start-latency.sh --runs $runs"
@@ -238,6 +273,7 @@ write_results() {
   jq -n \
     --argjson yard "$(latency_table "$work/yardstick.json")" \
     --argjson own "$(latency_table "$work/out/latency.json")" \
+    --argjson image "$(latency_table "$work/out/image.json")" \
     --argjson rss_ward "$(stats_kb "$work/out/rss-ward.txt")" \
     --argjson rss_crun "$(stats_kb "$work/out/rss-crun.txt")" \
     --argjson burst_ward_us "$(cat "$work/out/burst-ward.us")" \
@@ -269,6 +305,8 @@ write_results() {
       static_dynamic: {static_ms: $own."ward-static".median_ms, dynamic_ms: $own."ward-dynamic".median_ms,
                        ratio: ratio($own."ward-static".median_ms; $own."ward-dynamic".median_ms)},
       own_run: $own,
+      image: {run_image_ms: $image."run-image".median_ms, run_bundle_ms: $image."run-bundle".median_ms,
+              ratio: ratio($image."run-image".median_ms; $image."run-bundle".median_ms), detail: $image},
       peak_rss: {ward: $rss_ward, crun: $rss_crun,
                  ratio: ratio($rss_ward.median_kb; $rss_crun.median_kb)},
       burst: {sandboxes: $burst, parallel: $parallel,
@@ -281,7 +319,8 @@ write_results() {
         target("stretch: hardened median <= 1.0x bwrap"; .hardened.ratio.bwrap; 1.0),
         target("plain bundle <= 1.5x unshare floor"; .plain.ratio; 1.5),
         target("peak RSS (median) <= crun"; .peak_rss.ratio; 1.0),
-        target("burst wall time <= 0.25x crun"; .burst.ratio; 0.25)
+        target("burst wall time <= 0.25x crun"; .burst.ratio; 0.25),
+        target("run --image (warm store) <= 1.2x run --bundle"; .image.ratio; 1.2)
       ]' >"$out/latest.json"
   render_markdown "$out/latest.json" >"$out/latest.md"
 }
@@ -313,6 +352,13 @@ render_markdown() {
     "| `unshare -Urmpnif --mount-proc /bin/true` (floor) | \(.plain.unshare_ms | ms) | |",
     "| hardened, static ward | \(.static_dynamic.static_ms | ms) | \(.static_dynamic.ratio | x) dynamic |",
     "| hardened, dynamic ward | \(.static_dynamic.dynamic_ms | ms) | |",
+    "",
+    "## `ward run --image` on a warm store against `ward run --bundle` of the same image (\(.runs) runs each)",
+    "",
+    "| measurement | median | ratio |",
+    "| --- | ---: | ---: |",
+    "| `run --image` (an overlay of the stored layers) | \(.image.run_image_ms | ms) | \(.image.ratio | x) |",
+    "| `run --bundle` (the image unpacked by `ward unpack`) | \(.image.run_bundle_ms | ms) | |",
     "",
     "## Peak RSS, hardened bundle (`/usr/bin/time -f %M`, \(.peak_rss.ward.samples | length) runs each)",
     "",
@@ -376,6 +422,7 @@ main() {
 
   build_binaries
   make_bundles
+  make_image
   local t0=$SECONDS
   run_yardstick
   run_inner
