@@ -41,6 +41,7 @@ public struct ImportReport: Sendable {
 ///     layers/.tmp-XXXXXX/   a layer being unpacked (renamed into place when complete)
 ///     images/<id>.json      an image: config and diffIDs; runs hold flock(LOCK_SH) on it
 ///     names/<name>          NAME:TAG -> id ('/' and '%' percent-encoded)
+///     configs/<id>-<key>    the config a run of the image starts from, built once per ward build and user
 ///     mnt/                  empty; each `run --image` mounts its overlay here in its own mount namespace
 ///
 /// Layers and records are renamed into place complete, so a reader never sees half of one, and
@@ -67,7 +68,7 @@ public final class ImageStore {
             if let problem = Sys.makePrivateDirectory(root) {
                 throw ImageError("image store \(root): \(problem); set XDG_DATA_HOME to a private directory you can write")
             }
-            for sub in ["layers", "images", "names", "mnt"] {
+            for sub in ["layers", "images", "names", "configs", "mnt"] {
                 if mkdir("\(root)/\(sub)", 0o700) != 0 && errno != EEXIST {
                     throw ImageError("image store \(root)/\(sub): \(SystemError("mkdir", errno: errno))")
                 }
@@ -377,6 +378,25 @@ public final class ImageStore {
         return applier.bytesWritten
     }
 
+    // MARK: derived configs
+
+    /// A config built for a run of image `id` before (`key` names what it depends on).
+    public func cachedConfig(id: String, key: String) -> String? {
+        readSmall("configs/\(id)-\(key).json", limit: 16 << 20).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Keeps `text` for the next run; a failure only costs that run the building.
+    public func saveConfig(id: String, key: String, _ text: String) {
+        if mkdirat(dirfd, "configs", 0o700) != 0 && errno != EEXIST { return }
+        try? atomicWrite("configs/\(id)-\(key).json", text)
+    }
+
+    func removeConfigs(keeping ids: Set<String>) {
+        for file in listDirectory("configs") where !ids.contains(where: { file.hasPrefix($0 + "-") }) {
+            unlinkat(dirfd, "configs/\(file)", 0)
+        }
+    }
+
     // MARK: rm and prune
 
     /// Whether a --subuid import left layers owned by subordinate ids (removable only from inside that map).
@@ -408,6 +428,7 @@ public final class ImageStore {
         for name in image.names { unlinkat(dirfd, "names/\(Self.fileName(forName: name))", 0) }
         unlinkat(dirfd, "images/\(image.id).json", 0)
         _ = removeUnreferencedLayers()
+        removeConfigs(keeping: Set(list().map(\.id)))
         return [image.id]
     }
 
@@ -438,6 +459,7 @@ public final class ImageStore {
             }
         }
         let removed = removeUnreferencedLayers()
+        removeConfigs(keeping: Set(list().map(\.id)))
         report.layers = removed.count
         report.bytes = removed.bytes
         return report

@@ -3,6 +3,7 @@ import WardImage
 import WardPlan
 import WardRuntime
 import WardSpec
+import CWardShim
 import WardSystem
 
 #if canImport(Glibc)
@@ -51,13 +52,24 @@ enum ImageFlags {
         // Held until ward exits: `ward image rm` refuses an image a running sandbox uses.
         do { _ = try store.holdImage(image.id) } catch { throw WardError("--image: \(error)") }
         let label = "image \(image.names.first ?? String(image.id.prefix(12)))"
+        // The image's config on ward's default, built once per ward build and user, then read
+        // like a bundle's config.json (a debug build, with no commit to key on, builds it each time).
+        let commit = String(cString: ward_commit())
+        let key = "\(geteuid())-\(getegid())-\(commit)"
         let spec: Spec
         do {
-            var config = try ImageUnpacker.bundleConfig(base: DefaultConfig.json(uid: geteuid(), gid: getegid(), args: ["sh"]),
-                                                        image: image.config)
-            // A --subuid import: the sandbox gets the map its files were unpacked under.
-            if let maps = image.maps { config = maps.apply(to: config) }
-            spec = try Spec.decode(Data(config.jsonText.utf8), file: label)
+            let text: String
+            if commit != "unknown", let cached = store.cachedConfig(id: image.id, key: key) {
+                text = cached
+            } else {
+                var config = try ImageUnpacker.bundleConfig(base: DefaultConfig.json(uid: geteuid(), gid: getegid(), args: ["sh"]),
+                                                            image: image.config)
+                // A --subuid import: the sandbox gets the map its files were unpacked under.
+                if let maps = image.maps { config = maps.apply(to: config) }
+                text = config.jsonText
+                if commit != "unknown" { store.saveConfig(id: image.id, key: key, text) }
+            }
+            spec = try Spec.decode(Data(text.utf8), file: label)
         } catch {
             throw WardError("\(label): \(error)")
         }
