@@ -219,6 +219,28 @@ struct ImageStoreTests {
         }
     }
 
+    @Test("the hostile-layer corpus through image import: refused or harmless, nothing outside the store, no partial layer")
+    func hostileImports() async throws {
+        try await withSandbox(args: ["/bin/true"]) { sb in
+            let sentinel = try ImageUnpackTests.makeSentinel(sb.dir)
+            for (i, (label, entries, options, error)) in ImageUnpackTests.hostileCases(sentinel: sentinel).enumerated() {
+                let layout = sb.dir + "/image-\(i)"
+                try ImageUnpackTests.hostileImage(layout, label, entries)
+                try await sb.chownToUser(sb.dir)
+                let r = try await Self.ward(sb, ["image", "import", layout] + options)
+                let layers = Self.entries(Self.store(sb) + "/layers")
+                if let error {
+                    #expect(r.status == 125 && r.stderr.contains(error), "\(label): \(r)")
+                    #expect(layers.isEmpty, "\(label): left \(layers)")
+                } else {
+                    #expect(r.status == 0, "\(label): \(r)")
+                    #expect(layers.count == 1 && FileManager.default.fileExists(atPath: "\(Self.store(sb))/layers/\(layers[0])/root/sentinel/abs"))
+                }
+                ImageUnpackTests.checkSentinel(sentinel, label)
+            }
+        }
+    }
+
     @Test("compare --image runs the probe battery and the workload on the image's overlay")
     func compareImage() async throws {
         try await withSandbox(args: ["/bin/true"]) { sb in

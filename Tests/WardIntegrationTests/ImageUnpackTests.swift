@@ -132,12 +132,10 @@ struct ImageUnpackTests {
         }
     }
 
-    @Test("hostile layers are refused (or made harmless) and write nothing outside the rootfs")
-    func hostileLayers() async throws {
-        try await withSandbox(args: ["/bin/true"]) { sb in
-            let sentinel = try Self.makeSentinel(sb.dir)
-            let bomb = Data(count: 2 << 20)
-            let cases: [(String, [(String, TarWriter.Kind)], [String], String?)] = [
+    /// One layer per attack: (label, entries, ward options, the error expected or nil when made harmless).
+    static func hostileCases(sentinel: String) -> [(String, [(String, TarWriter.Kind)], [String], String?)] {
+        let bomb = Data(count: 2 << 20)
+        return [
                 ("dotdot", [("../../sentinel/dotdot", .file(Data("x".utf8)))], [], "climbs out"),
                 ("dotdot-deep", [("a/../../../sentinel/x", .file(Data("x".utf8)))], [], "climbs out"),
                 ("symlink-then-file", [("evil", .symlink(sentinel)), ("evil/pwned", .file(Data("x".utf8)))], [], "symlink"),
@@ -148,14 +146,25 @@ struct ImageUnpackTests {
                 ("whiteout-dotdot-sub", [("sub/", .directory), ("sub/.wh...", .file(Data()))], [], "whiteout"),
                 ("size-bomb", [("bomb", .file(bomb))], ["--max-size", "1M"], "--max-size"),
                 ("absolute-name", [("/sentinel/abs", .file(Data("x".utf8)))], [], nil),
-            ]
-            for (i, (label, entries, options, error)) in cases.enumerated() {
+        ]
+    }
+
+    /// The layout of a one-layer image holding `entries`.
+    static func hostileImage(_ layout: String, _ label: String, _ entries: [(String, TarWriter.Kind)]) throws {
+        var image = try ImageWriter(at: layout)
+        var layer = TarWriter()
+        for (name, kind) in entries { layer.add(name, kind) }
+        try image.addLayer(layer.finished(), gzip: label == "size-bomb")
+        try image.finish(tag: "latest", config: ["Cmd": ["/bin/true"]])
+    }
+
+    @Test("hostile layers are refused (or made harmless) and write nothing outside the rootfs")
+    func hostileLayers() async throws {
+        try await withSandbox(args: ["/bin/true"]) { sb in
+            let sentinel = try Self.makeSentinel(sb.dir)
+            for (i, (label, entries, options, error)) in Self.hostileCases(sentinel: sentinel).enumerated() {
                 let layout = sb.dir + "/image-\(i)"
-                var image = try ImageWriter(at: layout)
-                var layer = TarWriter()
-                for (name, kind) in entries { layer.add(name, kind) }
-                try image.addLayer(layer.finished(), gzip: label == "size-bomb")
-                try image.finish(tag: "latest", config: ["Cmd": ["/bin/true"]])
+                try Self.hostileImage(layout, label, entries)
                 let out = sb.dir + "/out-\(i)"
                 let r = try await Self.unpack(sb, options + [layout, out])
                 if let error {
