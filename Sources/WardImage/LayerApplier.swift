@@ -93,18 +93,35 @@ public final class LayerApplier {
         return true
     }
 
-    /// Applies one layer read from `fd` (tar, tar+gzip or tar+zstd).
-    public func apply(fd: Int32, label: String) throws(ImageError) {
-        guard let archive = archive_read_new() else { throw ImageError("\(label): archive_read_new failed") }
-        defer { archive_read_free(archive) }
-        // The media types an OCI layer can have: tar, tar+gzip, tar+zstd. Naming the filters
-        // (not _all) keeps the static binary free of lzma/lz4/bzip2/xml2 and their code.
-        archive_read_support_filter_gzip(archive)
-        archive_read_support_filter_zstd(archive)
-        archive_read_support_format_tar(archive)
-        guard archive_read_open_fd(archive, fd, 1 << 16) == ARCHIVE_OK else {
-            throw ImageError("\(label): not a readable tar: \(String(cString: archive_error_string(archive)))")
+    /// Applies one layer read from `fd` (tar, tar+gzip or tar+zstd) from its current offset to
+    /// its end: a blob the caller verified already (`ImageSource.openVerifiedBlob`). When `diffID`
+    /// is given, the sha256 of the decompressed tar must equal it. Returns that sha256.
+    @discardableResult
+    public func apply(fd: Int32, label: String, diffID: String? = nil) throws(ImageError) -> String {
+        var st = stat()
+        let start = lseek(fd, 0, SEEK_CUR)
+        guard fstat(fd, &st) == 0, start >= 0 else { throw ImageError("\(label): \(SystemError("fstat/lseek", errno: errno)); expected a regular file") }
+        let blob = try BlobReader(fd: fd, start: Int64(start), available: Int64(st.st_size) - Int64(start), descriptor: nil,
+                                  label: label, closeFD: false, owner: nil, hashing: false)
+        return try apply(blob: blob, label: label, diffID: diffID)
+    }
+
+    /// Applies one layer blob verified as it is read, in the same pass: its size and digest
+    /// (the reader's descriptor) and, when given, `diffID` (the sha256 of the decompressed tar).
+    /// On a mismatch it throws after applying: callers apply into a directory they discard on
+    /// failure (ImageUnpacker's rootfs.partial-XXXXXX). Returns the layer's diffID.
+    @discardableResult
+    public func apply(blob: BlobReader, label: String, diffID: String?, index: Int? = nil) throws(ImageError) -> String {
+        let stream = try LayerStream(blob: blob, label: label)
+        do {
+            try applyEntries(stream.inner, label: label)
+        } catch {
+            throw stream.blobError() ?? error  // a blob that fails its digest explains any later error
         }
+        return try stream.finish(expectedDiffID: diffID, index: index)
+    }
+
+    func applyEntries(_ archive: OpaquePointer, label: String) throws(ImageError) {
         createdThisLayer = []
         var skippedDevices = 0
         var strippedSetID = 0

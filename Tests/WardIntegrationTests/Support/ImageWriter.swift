@@ -60,6 +60,8 @@ struct TarWriter {
 struct ImageWriter {
     let layout: String
     var layers: [[String: Any]] = []
+    /// sha256:HEX of each layer's uncompressed tar (the config's rootfs.diff_ids).
+    var diffIDs: [String] = []
 
     init(at layout: String) throws {
         self.layout = layout
@@ -100,6 +102,7 @@ struct ImageWriter {
     }
 
     mutating func addLayer(_ tar: Data, gzip: Bool) throws {
+        diffIDs.append("sha256:" + (try Self.sha256(tar)))
         if gzip {
             layers.append(try blob(try Self.gzip(tar), mediaType: "application/vnd.oci.image.layer.v1.tar+gzip"))
         } else {
@@ -109,9 +112,9 @@ struct ImageWriter {
 
     /// Writes the config, the manifest and index.json (the manifest tagged `tag`); returns the manifest digest.
     @discardableResult
-    func finish(tag: String, config: [String: Any]) throws -> String {
+    func finish(tag: String, config: [String: Any], diffIDs: [String]? = nil) throws -> String {
         let image: [String: Any] = ["architecture": "amd64", "os": "linux", "config": config,
-                                    "rootfs": ["type": "layers", "diff_ids": []]]
+                                    "rootfs": ["type": "layers", "diff_ids": diffIDs ?? self.diffIDs]]
         let configDesc = try blob(try JSONSerialization.data(withJSONObject: image, options: [.sortedKeys]),
                                   mediaType: "application/vnd.oci.image.config.v1+json")
         let manifest: [String: Any] = ["schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
