@@ -125,6 +125,7 @@ public final class LayerApplier {
         createdThisLayer = []
         var skippedDevices = 0
         var strippedSetID = 0
+        var xattrs = LayerXattrs()
         var entryPtr: OpaquePointer?
         while true {
             let rc = archive_read_next_header(archive, &entryPtr)
@@ -193,6 +194,7 @@ public final class LayerApplier {
                     throw ImageError("\(where_): mkdir: \(ErrnoName.of(errno))")
                 }
                 directoryAttributes[path] = (mode, mtime)
+                xattrs.applyToDirectory(entry, parent: parent, name: name)
             case S_IFREG:
                 let declared = archive_entry_size(entry)
                 if declared > maxBytes - bytesWritten {
@@ -203,6 +205,7 @@ public final class LayerApplier {
                 guard out >= 0 else { throw ImageError("\(where_): create: \(ErrnoName.of(errno))") }
                 defer { close(out) }
                 try copyData(archive, to: out, entry: where_)
+                xattrs.apply(entry, fd: out)
                 if declared > 0 { ftruncate(out, off_t(declared)) }  // a sparse tail
                 var perm = mode
                 if perm & (S_ISUID | S_ISGID) != 0 { perm &= ~(S_ISUID | S_ISGID); strippedSetID += 1 }
@@ -215,17 +218,21 @@ public final class LayerApplier {
                 guard symlinkat(targetPtr, parent, name) == 0 else { throw ImageError("\(where_): symlink: \(ErrnoName.of(errno))") }
                 var times = [mtime, mtime]
                 utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW)
+                xattrs.skip(entry)
             case S_IFIFO:
                 guard Self.removeTree(parent, name) else { throw ImageError("\(where_): replace: \(ErrnoName.of(errno))") }
                 guard mkfifoat(parent, name, mode & 0o777) == 0 else { throw ImageError("\(where_): mkfifo: \(ErrnoName.of(errno))") }
+                xattrs.skip(entry)
             default:  // character and block devices, sockets: not creatable rootless, not needed
                 skippedDevices += 1
+                xattrs.skip(entry)
                 continue
             }
             createdThisLayer.insert(path)
         }
         if skippedDevices > 0 { warn("\(label): skipped \(skippedDevices) device node(s) or socket(s): a rootless bundle cannot create them") }
         if strippedSetID > 0 { warn("\(label): cleared setuid/setgid on \(strippedSetID) file(s): they would belong to you on the host") }
+        xattrs.report(label, warn: warn)
     }
 
     func copyData(_ archive: OpaquePointer, to out: Int32, entry: String) throws(ImageError) {
