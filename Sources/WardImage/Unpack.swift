@@ -92,6 +92,9 @@ public enum ImageUnpacker {
         }
         applier.finish()
         options.debug("\(applier.bytesWritten) bytes written")
+        if let user = try imageUser(image.config, rootfd: rootfd) {
+            try setUser(&config, user, warn: options.warn)
+        }
 
         let text = config.prettyJSONText
         let cfd = openat(bundlefd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
