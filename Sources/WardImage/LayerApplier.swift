@@ -200,13 +200,17 @@ public final class LayerApplier {
                 if declared > maxBytes - bytesWritten {
                     throw ImageError("\(where_): \(declared) bytes would pass the --max-size limit of \(maxBytes) bytes; refusing the image")
                 }
-                guard Self.removeTree(parent, name) else { throw ImageError("\(where_): replace: \(ErrnoName.of(errno))") }
-                let out = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                // Create first; only a name that exists already (a lower layer's) is removed and retried.
+                var out = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                if out < 0 && errno == EEXIST {
+                    guard Self.removeTree(parent, name) else { throw ImageError("\(where_): replace: \(ErrnoName.of(errno))") }
+                    out = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                }
                 guard out >= 0 else { throw ImageError("\(where_): create: \(ErrnoName.of(errno))") }
                 defer { close(out) }
-                try copyData(archive, to: out, entry: where_)
+                let end = try copyData(archive, to: out, entry: where_)
                 xattrs.apply(entry, fd: out)
-                if declared > 0 { ftruncate(out, off_t(declared)) }  // a sparse tail
+                if declared > end { ftruncate(out, off_t(declared)) }  // a sparse tail
                 var perm = mode
                 if perm & (S_ISUID | S_ISGID) != 0 { perm &= ~(S_ISUID | S_ISGID); strippedSetID += 1 }
                 fchmod(out, perm)
@@ -235,13 +239,15 @@ public final class LayerApplier {
         xattrs.report(label, warn: warn)
     }
 
-    func copyData(_ archive: OpaquePointer, to out: Int32, entry: String) throws(ImageError) {
+    /// Writes the entry's data blocks; returns the end of the last one written.
+    func copyData(_ archive: OpaquePointer, to out: Int32, entry: String) throws(ImageError) -> Int64 {
         var buffer: UnsafeRawPointer?
         var size = 0
         var offset: la_int64_t = 0
+        var end: Int64 = 0
         while true {
             let rc = archive_read_data_block(archive, &buffer, &size, &offset)
-            if rc == ARCHIVE_EOF { break }
+            if rc == ARCHIVE_EOF { return end }
             guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN else {
                 throw ImageError("\(entry): \(String(cString: archive_error_string(archive)))")
             }
@@ -258,6 +264,7 @@ public final class LayerApplier {
                 }
                 done += n
             }
+            end = max(end, Int64(offset) + Int64(size))
         }
     }
 
