@@ -37,7 +37,7 @@ let package = Package(
         // `ward __probe`: the attack-probe battery run inside a sandbox by `ward compare`. Glibc only.
         .target(name: "WardProbe", dependencies: ["CWardShim", "WardSpec"], path: "Sources/WardProbe"),
         // OCI image layouts -> bundles: index/manifest resolution, digest checks, safe layer extraction.
-        .target(name: "WardImage", dependencies: ["WardSpec", "WardSystem", "CArchive"], path: "Sources/WardImage"),
+        .target(name: "WardImage", dependencies: ["WardSpec", "WardSystem", "WardPlan", "CArchive"], path: "Sources/WardImage"),
         .executableTarget(name: "ward", dependencies: ["WardRuntime", "WardPlan", "WardSpec", "WardSystem", "WardProbe", "WardImage"],
                           path: "Sources/ward"),
         .testTarget(name: "WardSpecTests", dependencies: ["WardSpec"], path: "Tests/WardSpecTests"),

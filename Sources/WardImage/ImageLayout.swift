@@ -56,32 +56,67 @@ public struct Descriptor: Sendable, Equatable {
     }
 }
 
-/// `LAYOUT`, `LAYOUT:TAG` or `LAYOUT@sha256:HEX`.
+/// `PATH`, `PATH:TAG` or `PATH@sha256:HEX`, where PATH is an OCI layout directory, an
+/// oci-archive or a `docker save` archive. A TAG may itself hold colons (`img.tar:busybox:latest`):
+/// PATH is the longest prefix before a colon that exists, else the text before the last colon.
 public struct ImageReference: Sendable, Equatable {
     public enum Selector: Sendable, Equatable { case only, tag(String), digest(String) }
+    /// The path of the layout directory or archive file.
     public var layout: String
     public var selector: Selector
 
-    public init(parsing text: String) throws(ImageError) {
+    public init(parsing text: String, exists: (String) -> Bool = ImageReference.pathExists) throws(ImageError) {
         if let at = text.lastIndex(of: "@"), text[text.index(after: at)...].hasPrefix("sha256:") {
             layout = String(text[..<at])
             selector = .digest(String(text[text.index(after: at)...]))
-        } else if let colon = text.lastIndex(of: ":"), !text[text.index(after: colon)...].contains("/") {
-            layout = String(text[..<colon])
-            let tag = String(text[text.index(after: colon)...])
-            guard !tag.isEmpty else { throw ImageError("\(text): empty tag after ':'") }
-            selector = .tag(tag)
-        } else {
+        } else if exists(text) || !text.contains(":") {
             layout = text
             selector = .only
+        } else {
+            let colons = text.indices.filter { text[$0] == ":" }
+            let split = colons.reversed().first { exists(String(text[..<$0])) } ?? colons.last!
+            layout = String(text[..<split])
+            let tag = String(text[text.index(after: split)...])
+            guard !tag.isEmpty else { throw ImageError("\(text): empty tag after ':'") }
+            selector = .tag(tag)
         }
-        guard !layout.isEmpty else { throw ImageError("\(text): no image layout directory") }
+        guard !layout.isEmpty else { throw ImageError("\(text): no image layout directory or archive") }
+    }
+
+    public static func pathExists(_ path: String) -> Bool {
+        var st = stat()
+        return !path.isEmpty && stat(path, &st) == 0
+    }
+
+    /// The names a reference like `docker.io/library/busybox:latest` also answers to:
+    /// `busybox:latest`, `busybox`, `latest` (and the same without `localhost/`).
+    static func aliases(_ name: String) -> Set<String> {
+        var out: Set<String> = [name]
+        for prefix in ["docker.io/library/", "index.docker.io/library/", "docker.io/", "localhost/"] where name.hasPrefix(prefix) {
+            out.insert(String(name.dropFirst(prefix.count)))
+        }
+        for n in out {
+            let slash = n.lastIndex(of: "/").map { n.index(after: $0) } ?? n.startIndex
+            if let colon = n[slash...].lastIndex(of: ":") {
+                out.insert(String(n[n.index(after: colon)...]))  // the tag alone
+                if n.hasSuffix(":latest") { out.insert(String(n[..<colon])) }
+            }
+        }
+        return out
+    }
+
+    /// The candidates `tag` names: exact matches if any, else matches through `aliases`.
+    static func matching<T>(_ tag: String, _ candidates: [(names: [String], item: T)]) -> [T] {
+        let exact = candidates.filter { $0.names.contains(tag) }
+        if !exact.isEmpty { return exact.map(\.item) }
+        return candidates.filter { $0.names.contains { aliases($0).contains(tag) } }.map(\.item)
     }
 }
 
 /// An OCI image layout directory (image-spec image-layout.md), opened once; every blob is read
 /// beneath it and checked against its descriptor before anything uses it.
-public final class ImageLayout {
+public final class ImageLayout: OCIStore {
+    public var description: String { path }
     public let path: String
     let dirfd: Int32
 
@@ -106,53 +141,40 @@ public final class ImageLayout {
         do { return try Sys.readAll(fd: fd, limit: limit) } catch { throw ImageError("\(path)/\(name): \(error)") }
     }
 
-    /// Opens the blob of `descriptor` and verifies its size and sha256 digest, reading it all.
-    /// Returns the fd positioned at 0: the caller uses the bytes it verified, not a second open.
-    public func openVerifiedBlob(_ descriptor: Descriptor) throws(ImageError) -> Int32 {
+    /// The blob of `descriptor`, unverified: its reader checks size and digest as it goes.
+    public func openBlob(_ descriptor: Descriptor) throws(ImageError) -> BlobReader {
         guard let hex = descriptor.sha256Hex else {
             throw ImageError("blob \(descriptor.digest): unsupported or malformed digest (ward verifies sha256 only)")
         }
         let name = "blobs/sha256/\(hex)"
         let fd = Sys.openat2(dirfd, name, flags: O_RDONLY | O_CLOEXEC, resolve: Sys.resolveBeneath)
         guard fd >= 0 else { throw ImageError("blob \(descriptor.digest): \(SystemError("open \(path)/\(name)", errno: errno))") }
-        var ok = false
-        defer { if !ok { close(fd) } }
-        var hasher = SHA256.Stream()
-        var total: Int64 = 0
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ImageError("blob \(descriptor.digest): \(SystemError("read", errno: errno))")
-            }
-            if n == 0 { break }
-            total += Int64(n)
-            if total > descriptor.size {
-                throw ImageError("blob \(descriptor.digest): larger than the \(descriptor.size) bytes its descriptor states; refusing it")
-            }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let e = errno
+            close(fd)
+            throw ImageError("blob \(path)/\(name): \(SystemError("fstat", errno: e))")
         }
-        guard total == descriptor.size else {
-            throw ImageError("blob \(descriptor.digest): \(total) bytes, but its descriptor states \(descriptor.size); refusing it")
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw ImageError("blob \(path)/\(name): not a regular file; refusing it")
         }
-        let actual = "sha256:" + SHA256.hex(hasher.finish())
-        guard actual == descriptor.digest else {
-            throw ImageError("blob \(path)/\(name): digest mismatch: the descriptor expects \(descriptor.digest), the content is \(actual); refusing it")
-        }
-        guard lseek(fd, 0, SEEK_SET) == 0 else { throw ImageError("blob \(descriptor.digest): \(SystemError("lseek", errno: errno))") }
-        ok = true
-        return fd
+        return try BlobReader(fd: fd, start: 0, available: Int64(st.st_size), descriptor: descriptor,
+                              label: "\(path)/\(name)", closeFD: true, owner: nil)
     }
 
-    /// A verified JSON blob (index, manifest, config), parsed.
-    public func json(_ descriptor: Descriptor, limit: Int = 16 << 20) throws(ImageError) -> JSONValue {
-        guard descriptor.size <= Int64(limit) else { throw ImageError("blob \(descriptor.digest): \(descriptor.size) bytes is too large for JSON metadata") }
-        let fd = try openVerifiedBlob(descriptor)
-        defer { close(fd) }
-        let bytes: [UInt8]
-        do { bytes = try Sys.readAll(fd: fd, limit: limit) } catch { throw ImageError("blob \(descriptor.digest): \(error)") }
-        do { return try JSONFile.parse(Data(bytes), file: descriptor.digest) } catch { throw ImageError("\(error)") }
+    /// Opens the blob of `descriptor` and verifies its size and sha256 digest, reading it all.
+    /// Returns the fd positioned at 0: the caller uses the bytes it verified, not a second open.
+    public func openVerifiedBlob(_ descriptor: Descriptor) throws(ImageError) -> Int32 {
+        let reader = try openBlob(descriptor)
+        try reader.verify()
+        let fd = fcntl(reader.fd, F_DUPFD_CLOEXEC, 0)
+        guard fd >= 0 else { throw ImageError("blob \(descriptor.digest): \(SystemError("dup", errno: errno))") }
+        return fd  // a dup shares the offset; pread left it at 0
+    }
+
+    public func resolve(_ selector: ImageReference.Selector) throws(ImageError) -> ResolvedImage {
+        try ImageResolver.resolve(self, selector)
     }
 
     /// The top-level `index.json` (it has no descriptor to check against).
@@ -162,11 +184,26 @@ public final class ImageLayout {
     }
 }
 
-/// What `resolve` found: the manifest, the image config and the layers, in order.
+/// What `resolve` found: the manifest, the image config and the layers, in order, with the
+/// uncompressed digest (diffID) each layer must have.
 public struct ResolvedImage {
+    public enum Kind: String, Sendable { case layout = "oci-layout", ociArchive = "oci-archive", dockerArchive = "docker-archive" }
+    public var kind: Kind
+    /// The manifest (for a `docker save` archive: the Docker v2 manifest ward builds from its
+    /// manifest.json entry, with the layers' uncompressed digests, as skopeo does).
     public var manifest: Descriptor
+    public var configDescriptor: Descriptor
     public var config: JSONValue
     public var layers: [Descriptor]
+    /// The config's rootfs.diff_ids: `diffIDs[i]` is the sha256 of layer i decompressed.
+    public var diffIDs: [String]
+    /// The names the image goes by in its source (OCI ref.name annotations, docker RepoTags).
+    public var names: [String]
+}
+
+/// An OCI layout, in a directory or in an archive: its index.json and its blobs.
+protocol OCIStore: ImageSource {
+    func rootIndex() throws(ImageError) -> JSONValue
 }
 
 public enum ImageResolver {
@@ -186,6 +223,25 @@ public enum ImageResolver {
         #endif
     }
 
+    static func names(_ d: Descriptor) -> [String] {
+        ["org.opencontainers.image.ref.name", "io.containerd.image.name"].compactMap { d.annotations[$0] }
+    }
+
+    /// rootfs.diff_ids of `config`: one valid sha256 digest per layer.
+    static func diffIDs(_ config: JSONValue, layers: Int, where context: String) throws(ImageError) -> [String] {
+        guard case .array(let items)? = config["rootfs"]?["diff_ids"] else {
+            throw ImageError("\(context): no rootfs.diff_ids list; every layer needs its uncompressed digest")
+        }
+        let ids = items.compactMap { if case .string(let s) = $0 { s } else { nil } }
+        guard ids.count == items.count, ids.count == layers else {
+            throw ImageError("\(context): rootfs.diff_ids lists \(items.count) entries for \(layers) layer(s); refusing the image")
+        }
+        for id in ids where Descriptor(mediaType: "", digest: id, size: 0).sha256Hex == nil {
+            throw ImageError("\(context): rootfs.diff_ids entry \"\(id)\" is not a sha256 digest")
+        }
+        return ids
+    }
+
     static func descriptors(_ index: JSONValue, where context: String) throws(ImageError) -> [Descriptor] {
         guard case .array(let items)? = index["manifests"] else { throw ImageError("\(context): no manifests list") }
         var out: [Descriptor] = []
@@ -195,32 +251,41 @@ public enum ImageResolver {
 
     /// index.json -> (tag or digest) -> nested indexes by platform -> manifest -> config and layers.
     public static func resolve(_ layout: ImageLayout, _ selector: ImageReference.Selector) throws(ImageError) -> ResolvedImage {
-        let top = try descriptors(try layout.rootIndex(), where: "\(layout.path)/index.json")
+        try resolve(store: layout, selector, kind: .layout)
+    }
+
+    static func resolve(store layout: some OCIStore, _ selector: ImageReference.Selector, kind: ResolvedImage.Kind) throws(ImageError) -> ResolvedImage {
+        let top = try descriptors(try layout.rootIndex(), where: "\(layout.description)/index.json")
         var chosen: Descriptor
+        var imageNames: [String] = []
         switch selector {
         case .tag(let tag):
-            let matches = top.filter { $0.annotations["org.opencontainers.image.ref.name"] == tag }
+            let matches = ImageReference.matching(tag, top.map { (names($0), $0) })
             guard let first = matches.first else {
-                let tags = top.compactMap { $0.annotations["org.opencontainers.image.ref.name"] }
-                throw ImageError("\(layout.path): no image tagged \"\(tag)\" in index.json (tags: \(tags.isEmpty ? "none" : tags.joined(separator: ", ")))")
+                let tags = top.flatMap(names)
+                throw ImageError("\(layout.description): no image tagged \"\(tag)\" in index.json (tags: \(tags.isEmpty ? "none" : tags.joined(separator: ", ")))")
+            }
+            guard matches.allSatisfy({ $0.digest == first.digest }) else {
+                throw ImageError("\(layout.description): \"\(tag)\" names \(matches.count) images (\(matches.flatMap(names).joined(separator: ", "))); use the full name or @sha256:DIGEST")
             }
             chosen = first
         case .digest(let digest):
             guard let found = try find(digest: digest, in: top, layout: layout, depth: 0) else {
-                throw ImageError("\(layout.path): no manifest or index \(digest) reachable from index.json")
+                throw ImageError("\(layout.description): no manifest or index \(digest) reachable from index.json")
             }
             chosen = found
         case .only:
             guard top.count == 1 else {
-                let tags = top.compactMap { $0.annotations["org.opencontainers.image.ref.name"] }
-                throw ImageError("\(layout.path): index.json lists \(top.count) images; name one as LAYOUT:TAG or LAYOUT@sha256:DIGEST (tags: \(tags.joined(separator: ", ")))")
+                let tags = top.flatMap(names)
+                throw ImageError("\(layout.description): index.json lists \(top.count) images; name one as PATH:TAG or PATH@sha256:DIGEST (tags: \(tags.joined(separator: ", ")))")
             }
             chosen = top[0]
         }
+        imageNames = names(chosen)
         var depth = 0
         while indexTypes.contains(chosen.mediaType) {
             depth += 1
-            guard depth <= 8 else { throw ImageError("\(layout.path): image indexes nested more than 8 deep") }
+            guard depth <= 8 else { throw ImageError("\(layout.description): image indexes nested more than 8 deep") }
             let nested = try descriptors(try layout.json(chosen), where: chosen.digest)
             let arch = hostArchitecture
             guard let match = nested.first(where: { $0.platform?.os == "linux" && $0.platform?.architecture == arch })
@@ -246,10 +311,12 @@ public enum ImageResolver {
             }
             layers.append(layer)
         }
-        return ResolvedImage(manifest: chosen, config: config, layers: layers)
+        let ids = try diffIDs(config, layers: layers.count, where: "image config \(configDescriptor.digest)")
+        return ResolvedImage(kind: kind, manifest: chosen, configDescriptor: configDescriptor, config: config,
+                             layers: layers, diffIDs: ids, names: imageNames)
     }
 
-    static func find(digest: String, in list: [Descriptor], layout: ImageLayout, depth: Int) throws(ImageError) -> Descriptor? {
+    static func find(digest: String, in list: [Descriptor], layout: some OCIStore, depth: Int) throws(ImageError) -> Descriptor? {
         if let hit = list.first(where: { $0.digest == digest }) { return hit }
         guard depth < 8 else { return nil }
         for d in list where indexTypes.contains(d.mediaType) {

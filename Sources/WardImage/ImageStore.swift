@@ -252,9 +252,10 @@ public final class ImageStore {
 
     // MARK: import
 
-    /// `PATH[:TAG|@sha256:DIGEST]` -> the name the store gives it by default: the file name
-    /// without its extension, and the tag (or `latest`).
-    public static func defaultName(_ reference: ImageReference) -> String {
+    /// `PATH[:TAG|@sha256:DIGEST]` -> the name the store gives it by default: a docker archive's
+    /// RepoTag, else the file name without its extension, and the tag (or `latest`).
+    public static func defaultName(_ reference: ImageReference, _ image: ResolvedImage? = nil) -> String {
+        if let image, image.kind == .dockerArchive, let tag = image.names.first { return tag }
         var base = String(reference.layout.split(separator: "/").last ?? "image")
         for ext in [".tar", ".oci", ".oci-archive", ".docker"] where base.hasSuffix(ext) { base = String(base.dropLast(ext.count)) }
         if case .tag(let tag) = reference.selector { return "\(base):\(tag)" }
@@ -264,19 +265,17 @@ public final class ImageStore {
     /// Imports the image at `reference` (`PATH[:TAG|@sha256:DIGEST]`), named `name` or its default name.
     public func importImage(reference: String, name: String?, options: ImageUnpacker.Options) throws(ImageError) -> ImportReport {
         let ref = try ImageReference(parsing: reference)
-        let layout = try ImageLayout(path: ref.layout)
-        let image = try ImageResolver.resolve(layout, ref.selector)
-        guard let hex = image.manifest.sha256Hex else { throw ImageError("manifest \(image.manifest.digest): not a sha256 digest") }
+        let (source, image) = try ImageSources.openImage(reference: reference)
+        // The image id is its config's digest (as docker and podman have it), whatever the input.
+        guard let hex = image.configDescriptor.sha256Hex else { throw ImageError("config \(image.configDescriptor.digest): not a sha256 digest") }
         // The same image imported under a subuid map is another image: its files have other owners.
         let id = hex + (options.maps.map { "-" + $0.tag } ?? "")
-        return try importImage(image, id: id, name: name ?? Self.defaultName(ref),
-                               openBlob: { d throws(ImageError) in try layout.openVerifiedBlob(d) }, options: options)
+        return try importImage(image, id: id, name: name ?? Self.defaultName(ref, image), source: source, options: options)
     }
 
     /// Puts an image into the store: each layer not already there is verified and unpacked once
     /// into `layers/<diffhex>/root`, in overlayfs lower form. `name` (NAME[:TAG]) then points at it.
-    public func importImage(_ image: ResolvedImage, id: String, name: String?,
-                            openBlob: (Descriptor) throws(ImageError) -> Int32,
+    public func importImage(_ image: ResolvedImage, id: String, name: String?, source: ImageSource,
                             options: ImageUnpacker.Options) throws(ImageError) -> ImportReport {
         let lock = try lockStore(exclusive: false)
         defer { close(lock) }
@@ -290,7 +289,10 @@ public final class ImageStore {
             report.layersReused = existing.diffIDs.count
             report.image = existing
         } else {
+            let total = image.layers.reduce(0) { $0 + $1.size }
+            var before: Int64 = 0
             for (i, layer) in image.layers.enumerated() {
+                defer { before += layer.size }
                 let label = "layer \(i + 1)/\(image.layers.count) (\(layer.digest))"
                 if let bytes = readSmall("layers/\(keys[i])/size", limit: 32),
                    let n = Int64(String(decoding: bytes, as: UTF8.self)) {
@@ -299,7 +301,11 @@ public final class ImageStore {
                     size += n
                     continue
                 }
-                let written = try unpackLayer(layer, key: keys[i], label: label, openBlob: openBlob, options: options)
+                let blob = try source.openBlob(layer)
+                var written: Int64 = 0
+                try options.tracking(blob, layer: i, of: image.layers, before: before, total: total) { () throws(ImageError) in
+                    written = try unpackLayer(blob, diffID: diffIDs[i], key: keys[i], label: label, options: options)
+                }
                 options.debug("image store: \(label): unpacked \(written) bytes into layers/\(keys[i])")
                 report.layersUnpacked += 1
                 report.bytesWritten += written
@@ -327,11 +333,9 @@ public final class ImageStore {
         return report
     }
 
+    /// The image's diffIDs, checked to be sha256 digests: they name directories of the store.
     static func diffIDs(_ image: ResolvedImage) throws(ImageError) -> [String] {
-        guard case .array(let items)? = image.config["rootfs"]?["diff_ids"] else {
-            throw ImageError("image config: rootfs.diff_ids missing; not an OCI/Docker image config")
-        }
-        let ids = items.compactMap { if case .string(let s) = $0 { s } else { nil } }
+        let ids = image.diffIDs
         guard ids.count == image.layers.count else {
             throw ImageError("image config: rootfs.diff_ids lists \(ids.count) layer(s), the manifest \(image.layers.count); refusing the image")
         }
@@ -344,9 +348,11 @@ public final class ImageStore {
         return ids
     }
 
-    /// Unpacks one layer into `layers/.tmp-XXXXXX`, then renames it to `layers/<diffhex>`.
-    func unpackLayer(_ layer: Descriptor, key: String, label: String,
-                     openBlob: (Descriptor) throws(ImageError) -> Int32, options: ImageUnpacker.Options) throws(ImageError) -> Int64 {
+    /// Unpacks one layer into `layers/.tmp-XXXXXX`, verifying the blob's digest and the diffID in
+    /// the same pass, then renames it to `layers/<key>`: a layer is only ever stored under a
+    /// diffID its content was checked to have.
+    func unpackLayer(_ blob: BlobReader, diffID: String, key: String, label: String,
+                     options: ImageUnpacker.Options) throws(ImageError) -> Int64 {
         var template = Array("\(root)/layers/.tmp-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw ImageError("image store \(root)/layers: \(SystemError("mkdtemp", errno: errno))") }
         let tmpName = "layers/" + (String(cString: made).split(separator: "/").last.map(String.init) ?? "")
@@ -361,9 +367,7 @@ public final class ImageStore {
         defer { close(rootfd) }
         let applier = LayerApplier(rootfd: rootfd, maxBytes: options.maxBytes, overlayWhiteouts: true, warn: options.warn)
         applier.preserveOwnership = options.maps != nil
-        let blob = try openBlob(layer)
-        defer { close(blob) }
-        try applier.apply(fd: blob, label: label)
+        _ = try applier.apply(blob: blob, label: label, diffID: diffID)
         applier.finish()
         try atomicWrite(tmpName + "/size", String(applier.bytesWritten))
         let final = "layers/\(key)"

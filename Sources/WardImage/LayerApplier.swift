@@ -102,21 +102,39 @@ public final class LayerApplier {
         return true
     }
 
-    /// Applies one layer read from `fd` (tar, tar+gzip or tar+zstd).
-    public func apply(fd: Int32, label: String) throws(ImageError) {
-        guard let archive = archive_read_new() else { throw ImageError("\(label): archive_read_new failed") }
-        defer { archive_read_free(archive) }
-        // The media types an OCI layer can have: tar, tar+gzip, tar+zstd. Naming the filters
-        // (not _all) keeps the static binary free of lzma/lz4/bzip2/xml2 and their code.
-        archive_read_support_filter_gzip(archive)
-        archive_read_support_filter_zstd(archive)
-        archive_read_support_format_tar(archive)
-        guard archive_read_open_fd(archive, fd, 1 << 16) == ARCHIVE_OK else {
-            throw ImageError("\(label): not a readable tar: \(String(cString: archive_error_string(archive)))")
+    /// Applies one layer read from `fd` (tar, tar+gzip or tar+zstd) from its current offset to
+    /// its end: a blob the caller verified already (`ImageSource.openVerifiedBlob`). When `diffID`
+    /// is given, the sha256 of the decompressed tar must equal it. Returns that sha256.
+    @discardableResult
+    public func apply(fd: Int32, label: String, diffID: String? = nil) throws(ImageError) -> String {
+        var st = stat()
+        let start = lseek(fd, 0, SEEK_CUR)
+        guard fstat(fd, &st) == 0, start >= 0 else { throw ImageError("\(label): \(SystemError("fstat/lseek", errno: errno)); expected a regular file") }
+        let blob = try BlobReader(fd: fd, start: Int64(start), available: Int64(st.st_size) - Int64(start), descriptor: nil,
+                                  label: label, closeFD: false, owner: nil, hashing: false)
+        return try apply(blob: blob, label: label, diffID: diffID)
+    }
+
+    /// Applies one layer blob verified as it is read, in the same pass: its size and digest
+    /// (the reader's descriptor) and, when given, `diffID` (the sha256 of the decompressed tar).
+    /// On a mismatch it throws after applying: callers apply into a directory they discard on
+    /// failure (ImageUnpacker's rootfs.partial-XXXXXX). Returns the layer's diffID.
+    @discardableResult
+    public func apply(blob: BlobReader, label: String, diffID: String?, index: Int? = nil) throws(ImageError) -> String {
+        let stream = try LayerStream(blob: blob, label: label)
+        do {
+            try applyEntries(stream.inner, label: label)
+        } catch {
+            throw stream.blobError() ?? error  // a blob that fails its digest explains any later error
         }
+        return try stream.finish(expectedDiffID: diffID, index: index)
+    }
+
+    func applyEntries(_ archive: OpaquePointer, label: String) throws(ImageError) {
         createdThisLayer = []
         var skippedDevices = 0
         var strippedSetID = 0
+        var xattrs = LayerXattrs()
         var entryPtr: OpaquePointer?
         while true {
             let rc = archive_read_next_header(archive, &entryPtr)
@@ -185,17 +203,23 @@ public final class LayerApplier {
                 }
                 directoryAttributes[path] = (mode, mtime)
                 _ = chown(entry, parent, name)
+                xattrs.applyToDirectory(entry, parent: parent, name: name)
             case S_IFREG:
                 let declared = archive_entry_size(entry)
                 if declared > maxBytes - bytesWritten {
                     throw ImageError("\(where_): \(declared) bytes would pass the --max-size limit of \(maxBytes) bytes; refusing the image")
                 }
-                guard Self.removeTree(parent, name) else { throw ImageError("\(where_): replace: \(ErrnoName.of(errno))") }
-                let out = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                // Create first; only a name that exists already (a lower layer's) is removed and retried.
+                var out = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                if out < 0 && errno == EEXIST {
+                    guard Self.removeTree(parent, name) else { throw ImageError("\(where_): replace: \(ErrnoName.of(errno))") }
+                    out = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                }
                 guard out >= 0 else { throw ImageError("\(where_): create: \(ErrnoName.of(errno))") }
                 defer { close(out) }
-                try copyData(archive, to: out, entry: where_)
-                if declared > 0 { ftruncate(out, off_t(declared)) }  // a sparse tail
+                let end = try copyData(archive, to: out, entry: where_)
+                xattrs.apply(entry, fd: out)
+                if declared > end { ftruncate(out, off_t(declared)) }  // a sparse tail
                 var perm = mode
                 let owned = chown(entry, out, nil)
                 if perm & (S_ISUID | S_ISGID) != 0 && !owned { perm &= ~(S_ISUID | S_ISGID); strippedSetID += 1 }
@@ -209,12 +233,15 @@ public final class LayerApplier {
                 _ = chown(entry, parent, name)
                 var times = [mtime, mtime]
                 utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW)
+                xattrs.skip(entry)
             case S_IFIFO:
                 guard Self.removeTree(parent, name) else { throw ImageError("\(where_): replace: \(ErrnoName.of(errno))") }
                 guard mkfifoat(parent, name, mode & 0o777) == 0 else { throw ImageError("\(where_): mkfifo: \(ErrnoName.of(errno))") }
                 _ = chown(entry, parent, name)
+                xattrs.skip(entry)
             default:  // character and block devices, sockets: not creatable rootless, not needed
                 skippedDevices += 1
+                xattrs.skip(entry)
                 continue
             }
             createdThisLayer.insert(path)
@@ -227,6 +254,7 @@ public final class LayerApplier {
             warn("\(label): \(unmappedOwners) \(unmappedOwners == 1 ? "entry" : "entries") owned by ids outside your subordinate range kept root's ownership")
             unmappedOwners = 0
         }
+        xattrs.report(label, warn: warn)
     }
 
     /// With `preserveOwnership`, gives the entry (fd itself when `name` is nil) the layer's owner;
@@ -263,13 +291,15 @@ public final class LayerApplier {
         }
     }
 
-    func copyData(_ archive: OpaquePointer, to out: Int32, entry: String) throws(ImageError) {
+    /// Writes the entry's data blocks; returns the end of the last one written.
+    func copyData(_ archive: OpaquePointer, to out: Int32, entry: String) throws(ImageError) -> Int64 {
         var buffer: UnsafeRawPointer?
         var size = 0
         var offset: la_int64_t = 0
+        var end: Int64 = 0
         while true {
             let rc = archive_read_data_block(archive, &buffer, &size, &offset)
-            if rc == ARCHIVE_EOF { break }
+            if rc == ARCHIVE_EOF { return end }
             guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN else {
                 throw ImageError("\(entry): \(String(cString: archive_error_string(archive)))")
             }
@@ -286,6 +316,7 @@ public final class LayerApplier {
                 }
                 done += n
             }
+            end = max(end, Int64(offset) + Int64(size))
         }
     }
 

@@ -6,10 +6,27 @@ import WardSystem
 import Glibc
 #endif
 
-/// `ward unpack`: an OCI image layout -> an OCI bundle (BUNDLE/rootfs + BUNDLE/config.json).
+/// How far an unpack is: blob bytes read (compressed, as stored) of all the layers.
+public struct UnpackProgress: Sendable {
+    public enum Phase: String, Sendable { case layer, layerDone = "layer-done", done }
+    public var phase: Phase
+    /// 1-based; the layer being read (for `.done`: the last).
+    public var layer: Int
+    public var layers: Int
+    public var bytes: Int64
+    public var total: Int64
+    public var layerBytes: Int64
+    public var layerSize: Int64
+    public var digest: String
+}
+
+/// `ward unpack`: an image (OCI layout, oci-archive, docker save) -> an OCI bundle
+/// (BUNDLE/rootfs + BUNDLE/config.json).
 ///
 /// All or nothing: the layers are applied in BUNDLE/rootfs.partial-XXXXXX, renamed to
 /// BUNDLE/rootfs only when every blob verified and every layer applied, removed otherwise.
+/// Each layer blob is verified (size, digest, diffID) in the pass that applies it: a bad blob
+/// fails the unpack and its partial rootfs goes with it.
 public enum ImageUnpacker {
     public struct Options {
         public var maxBytes: Int64 = 4 << 30
@@ -17,15 +34,34 @@ public enum ImageUnpacker {
         public var debug: (String) -> Void = { _ in }
         /// `--subuid`: ward runs in a subuid-mapped user namespace; files keep their owners.
         public var maps: NamespaceMaps?
+        /// Called as blobs are read (about every MiB), at each layer's end, and once at the end.
+        public var progress: ((UnpackProgress) -> Void)?
         public init() {}
+
+        /// Runs `apply` on layer `index`'s blob with progress reported as it is read, and when done.
+        func tracking(_ blob: BlobReader, layer index: Int, of layers: [Descriptor], before: Int64, total: Int64,
+                      _ apply: () throws(ImageError) -> Void) throws(ImageError) {
+            let layer = layers[index]
+            var state = UnpackProgress(phase: .layer, layer: index + 1, layers: layers.count, bytes: before, total: total,
+                                       layerBytes: 0, layerSize: layer.size, digest: layer.digest)
+            if let report = progress {
+                report(state)
+                blob.onRead = { n in
+                    state.layerBytes += Int64(n)
+                    state.bytes += Int64(n)
+                    report(state)
+                }
+            }
+            try apply()
+            progress?(UnpackProgress(phase: .layerDone, layer: index + 1, layers: layers.count, bytes: before + layer.size, total: total,
+                                     layerBytes: layer.size, layerSize: layer.size, digest: layer.digest))
+        }
     }
 
     /// - Parameter baseConfig: the config to start from (ward's hardened default), as JSON text.
     public static func unpack(reference: String, bundle: String, baseConfig: String, options: Options) throws(ImageError) {
-        let ref = try ImageReference(parsing: reference)
-        let layout = try ImageLayout(path: ref.layout)
-        let image = try ImageResolver.resolve(layout, ref.selector)
-        options.debug("manifest \(image.manifest.digest): \(image.layers.count) layer(s)")
+        let (source, image) = try ImageSources.openImage(reference: reference)
+        options.debug("\(image.kind.rawValue) \(source.description): manifest \(image.manifest.digest), \(image.layers.count) layer(s)")
         var config = try bundleConfig(base: baseConfig, image: image.config)
         if let maps = options.maps { config = maps.apply(to: config) }
 
@@ -50,15 +86,17 @@ public enum ImageUnpacker {
         guard rootfd >= 0 else { throw ImageError("\(partialPath): \(SystemError("open", errno: errno))") }
         defer { close(rootfd) }
 
-        // Verify every blob before applying any: a bad last layer must not cost the first ones' work.
-        for layer in image.layers { close(try layout.openVerifiedBlob(layer)) }
         let applier = LayerApplier(rootfd: rootfd, maxBytes: options.maxBytes, warn: options.warn)
         applier.preserveOwnership = options.maps != nil
+        let total = image.layers.reduce(0) { $0 + $1.size }
+        var before: Int64 = 0
         for (i, layer) in image.layers.enumerated() {
-            let fd = try layout.openVerifiedBlob(layer)  // again: what is applied is what was just hashed
-            defer { close(fd) }
-            options.debug("layer \(i + 1)/\(image.layers.count) \(layer.digest) (\(layer.size) bytes)")
-            try applier.apply(fd: fd, label: "layer \(i + 1) (\(layer.digest))")
+            let blob = try source.openBlob(layer)
+            options.debug("layer \(i + 1)/\(image.layers.count) \(layer.digest) (\(layer.size) bytes), diffID \(image.diffIDs[i])")
+            try options.tracking(blob, layer: i, of: image.layers, before: before, total: total) { () throws(ImageError) in
+                _ = try applier.apply(blob: blob, label: "layer \(i + 1) (\(layer.digest))", diffID: image.diffIDs[i], index: i)
+            }
+            before += layer.size
         }
         // Mount points for the image's volumes (the rootfs is read-only at run time).
         for volume in try volumes(image.config) {
@@ -67,6 +105,9 @@ public enum ImageUnpacker {
         }
         applier.finish()
         options.debug("\(applier.bytesWritten) bytes written")
+        if let user = try imageUser(image.config, rootfd: rootfd) {
+            try setUser(&config, user, warn: options.warn)
+        }
 
         let text = config.prettyJSONText
         let cfd = openat(bundlefd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
@@ -80,6 +121,9 @@ public enum ImageUnpacker {
         }
         done = true
         config = .null
+        options.progress?(UnpackProgress(phase: .done, layer: image.layers.count, layers: image.layers.count, bytes: total, total: total,
+                                         layerBytes: image.layers.last?.size ?? 0, layerSize: image.layers.last?.size ?? 0,
+                                         digest: image.manifest.digest))
     }
 
     static func strings(_ value: JSONValue?) -> [String] {

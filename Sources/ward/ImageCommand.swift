@@ -20,7 +20,12 @@ enum ImageFlags {
         do { return try ImageStore(root: root) } catch { throw WardError("\(error)") }
     }
 
-    static func importOptions(_ args: ParsedArguments, _ context: Context) throws(WardError) -> ImageUnpacker.Options {
+    static let progressOption = OptionSpec(names: ["--progress"], value: "auto|line|json|none",
+                                           help: "Progress on stderr: a redrawn line, JSON lines, or nothing (auto: a line on a terminal, else none).")
+
+    /// --max-size, --progress and --subuid (inside the namespace) as unpacker options, and the
+    /// progress printer (its line must be ended if the unpack fails).
+    static func importOptions(_ args: ParsedArguments, _ context: Context) throws(WardError) -> (ImageUnpacker.Options, ProgressPrinter?) {
         var options = ImageUnpacker.Options()
         if let text = args.value("--max-size") {
             guard let bytes = parseSize(text) else { throw WardError("--max-size \"\(text)\": expected a size like 512M or 4G") }
@@ -29,15 +34,32 @@ enum ImageFlags {
         let log = context.log
         options.debug = { log.debug($0) }
         options.maps = SubIDFlag.maps
-        return options
+        let mode = args.value("--progress") ?? "auto"
+        let progress: ProgressPrinter?
+        switch mode {
+        case "auto": progress = isatty(2) == 1 ? ProgressPrinter(json: false) : nil
+        case "line": progress = ProgressPrinter(json: false)
+        case "json": progress = ProgressPrinter(json: true)
+        case "none": progress = nil
+        default: throw WardError("--progress \"\(mode)\": expected auto, line, json or none")
+        }
+        if let progress {
+            options.progress = { progress.report($0) }
+            options.warn = { progress.warn($0) }
+        }
+        return (options, progress)
     }
 
     /// Imports the image at `path` (an OCI layout), naming it `name` or its default name.
     static func importImage(_ path: String, name: String?, store: ImageStore,
-                            options: ImageUnpacker.Options) throws(WardError) -> ImportReport {
+                            _ args: ParsedArguments, _ context: Context) throws(WardError) -> ImportReport {
+        let (options, progress) = try importOptions(args, context)
         do {
-            return try store.importImage(reference: path, name: name, options: options)
+            let report = try store.importImage(reference: path, name: name, options: options)
+            progress?.endLine()
+            return report
         } catch {
+            progress?.endLine()
             throw WardError("image import \(path): \(error)")
         }
     }
@@ -106,7 +128,7 @@ enum ImageFlags {
                 guard let imported else { throw WardError("--image \(reference): imported, but \(name) is not in the store") }
                 image = imported
             } else {
-                let report = try importImage(reference, name: nil, store: store, options: try importOptions(args, context))
+                let report = try importImage(reference, name: nil, store: store, args, context)
                 context.log.debug("image: imported \(reference): \(report.layersUnpacked) layer(s) unpacked, \(report.layersReused) reused")
                 image = report.image
             }
@@ -124,6 +146,7 @@ let imageCommand = Command(
             OptionSpec(names: ["--max-size"], value: "BYTES", help: "import: refuse an image that unpacks to more than BYTES (default 4G)."),
             OptionSpec(names: ["--force", "-f"], value: nil, help: "rm: remove an image even while a sandbox uses it."),
             SubIDFlag.option,
+            ImageFlags.progressOption,
             OptionSpec(names: ["--quiet", "-q"], value: nil, help: "import: print nothing on success."),
             formatOption,
         ],
@@ -137,8 +160,7 @@ let imageCommand = Command(
         switch words.first {
         case "import":
             guard words.count == 2 else { throw WardError("image: usage: ward image import IMAGE [--name NAME[:TAG]]") }
-            let report = try ImageFlags.importImage(words[1], name: args.value("--name"), store: store,
-                                                    options: try ImageFlags.importOptions(args, context))
+            let report = try ImageFlags.importImage(words[1], name: args.value("--name"), store: store, args, context)
             let what = report.alreadyStored ? "already stored" : "\(report.layersUnpacked) layer(s) unpacked (\(report.bytesWritten) bytes), \(report.layersReused) reused"
             if !args.flag("--quiet") { print("\(report.image.names.joined(separator: ", ")) \(report.image.id.prefix(12)): \(what)") }
             return 0

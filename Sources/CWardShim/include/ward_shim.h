@@ -240,6 +240,18 @@ int ward_probe_connect(const char *addr, int port, int timeout_ms);       // 0 o
 int ward_sealed_copy(const char *path);                                   // sealed memfd copy: fd or -errno
 int ward_probe_seals(int fd);                                             // F_GET_SEALS
 
+// SHA-256 with the x86 SHA extensions (sha256_ni.c); only when ward_sha256_ni_available().
+struct ward_sha256_ctx {
+    uint32_t state[8];
+    uint64_t length;
+    uint8_t buffer[64];
+    size_t buffered;
+};
+int ward_sha256_ni_available(void);
+void ward_sha256_ni_init(struct ward_sha256_ctx *ctx);
+void ward_sha256_ni_update(struct ward_sha256_ctx *ctx, const void *bytes, size_t n);
+void ward_sha256_ni_final(struct ward_sha256_ctx *ctx, uint8_t digest[32]);
+
 #ifdef __cplusplus
 }
 #endif

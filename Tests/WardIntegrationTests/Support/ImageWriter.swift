@@ -11,16 +11,17 @@ struct TarWriter {
     enum Kind { case file(Data), directory, symlink(String), hardlink(String), charDevice }
     var data = Data()
 
-    mutating func add(_ name: String, _ kind: Kind, mode: Int = 0o644, mtime: Int = 1_700_000_000, uid: Int = 0, gid: Int = 0) {
-        var header = [UInt8](repeating: 0, count: 512)
-        func put(_ s: String, _ offset: Int, _ length: Int) {
-            let bytes = Array(s.utf8)
-            precondition(bytes.count <= length, "tar field too long: \(s)")
-            for (i, b) in bytes.enumerated() { header[offset + i] = b }
-        }
-        func octal(_ n: Int, _ offset: Int, _ length: Int) {
-            let s = String(n, radix: 8)
-            put(String(repeating: "0", count: length - 1 - s.count) + s, offset, length - 1)
+    mutating func add(_ name: String, _ kind: Kind, mode: Int = 0o644, mtime: Int = 1_700_000_000, xattrs: [(String, String)] = [], uid: Int = 0, gid: Int = 0) {
+        if !xattrs.isEmpty {
+            // A pax extended header: "LEN SCHILY.xattr.NAME=VALUE\n" records (LEN counts itself).
+            var records = Data()
+            for (key, value) in xattrs {
+                let body = " SCHILY.xattr.\(key)=\(value)\n"
+                var len = body.utf8.count + 1
+                while String(len).count + body.utf8.count != len { len += 1 }
+                records.append(contentsOf: Array((String(len) + body).utf8))
+            }
+            addRaw("PaxHeaders/" + String(name.suffix(80)), type: "x", link: "", body: records, mode: 0o644, mtime: mtime)
         }
         var body = Data()
         var type = "0"
@@ -31,6 +32,20 @@ struct TarWriter {
         case .symlink(let t): type = "2"; link = t
         case .hardlink(let t): type = "1"; link = t
         case .charDevice: type = "3"
+        }
+        addRaw(name, type: type, link: link, body: body, mode: mode, mtime: mtime, uid: uid, gid: gid)
+    }
+
+    mutating func addRaw(_ name: String, type: String, link: String, body: Data, mode: Int, mtime: Int, uid: Int = 0, gid: Int = 0) {
+        var header = [UInt8](repeating: 0, count: 512)
+        func put(_ s: String, _ offset: Int, _ length: Int) {
+            let bytes = Array(s.utf8)
+            precondition(bytes.count <= length, "tar field too long: \(s)")
+            for (i, b) in bytes.enumerated() { header[offset + i] = b }
+        }
+        func octal(_ n: Int, _ offset: Int, _ length: Int) {
+            let s = String(n, radix: 8)
+            put(String(repeating: "0", count: length - 1 - s.count) + s, offset, length - 1)
         }
         put(name, 0, 100)
         octal(mode, 100, 8)
@@ -60,7 +75,7 @@ struct TarWriter {
 struct ImageWriter {
     let layout: String
     var layers: [[String: Any]] = []
-    /// sha256 of each layer's uncompressed tar (the config's rootfs.diff_ids).
+    /// sha256:HEX of each layer's uncompressed tar (the config's rootfs.diff_ids).
     var diffIDs: [String] = []
 
     init(at layout: String) throws {
@@ -112,9 +127,9 @@ struct ImageWriter {
 
     /// Writes the config, the manifest and index.json (the manifest tagged `tag`); returns the manifest digest.
     @discardableResult
-    func finish(tag: String, config: [String: Any]) throws -> String {
+    func finish(tag: String, config: [String: Any], diffIDs: [String]? = nil) throws -> String {
         let image: [String: Any] = ["architecture": "amd64", "os": "linux", "config": config,
-                                    "rootfs": ["type": "layers", "diff_ids": diffIDs]]
+                                    "rootfs": ["type": "layers", "diff_ids": diffIDs ?? self.diffIDs]]
         let configDesc = try blob(try JSONSerialization.data(withJSONObject: image, options: [.sortedKeys]),
                                   mediaType: "application/vnd.oci.image.config.v1+json")
         let manifest: [String: Any] = ["schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -126,5 +141,54 @@ struct ImageWriter {
         let index: [String: Any] = ["schemaVersion": 2, "manifests": [desc]]
         try JSONSerialization.data(withJSONObject: index, options: [.sortedKeys]).write(to: URL(fileURLWithPath: layout + "/index.json"))
         return desc["digest"] as! String
+    }
+}
+
+/// Archives of image layouts for the input tests: an oci-archive (the layout directory as a
+/// tar) and a `docker save` archive written the way docker writes one.
+enum ArchiveWriter {
+    /// `tar -cf ARCHIVE` of DIR's entries, named without a leading "./" (as podman and docker write them).
+    static func tar(_ dir: String, to archive: String) throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+        _ = try Child.check(["/bin/tar", "--numeric-owner", "--owner=0", "--group=0", "-C", dir, "-cf", archive] + names)
+    }
+
+    /// A docker save archive: ID/layer.tar per layer (a repeated layer is a symlink to the first,
+    /// as docker writes it), HEX.json config, manifest.json, repositories.
+    static func dockerSave(layers: [Data], config: [String: Any], tags: [String], to archive: String) throws {
+        let dir = Harness.makeTempDirectory(prefix: "ward-it-docker")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var diffIDs: [String] = []
+        var names: [String] = []
+        var firstByDigest: [String: String] = [:]
+        for (i, layer) in layers.enumerated() {
+            let hex = try ImageWriter.sha256(layer)
+            diffIDs.append("sha256:" + hex)
+            let id = String(repeating: String(i % 10), count: 8) + String(hex.prefix(56))
+            try FileManager.default.createDirectory(atPath: "\(dir)/\(id)", withIntermediateDirectories: false)
+            if let first = firstByDigest[hex] {
+                try FileManager.default.createSymbolicLink(atPath: "\(dir)/\(id)/layer.tar", withDestinationPath: "../\(first)")
+            } else {
+                try layer.write(to: URL(fileURLWithPath: "\(dir)/\(id)/layer.tar"))
+                firstByDigest[hex] = "\(id)/layer.tar"
+            }
+            try Data("1.0".utf8).write(to: URL(fileURLWithPath: "\(dir)/\(id)/VERSION"))
+            names.append("\(id)/layer.tar")
+        }
+        let image: [String: Any] = ["architecture": "amd64", "os": "linux", "config": config,
+                                    "rootfs": ["type": "layers", "diff_ids": diffIDs]]
+        let configData = try JSONSerialization.data(withJSONObject: image, options: [.sortedKeys])
+        let configHex = try ImageWriter.sha256(configData)
+        try configData.write(to: URL(fileURLWithPath: "\(dir)/\(configHex).json"))
+        let manifest: [[String: Any]] = [["Config": "\(configHex).json", "RepoTags": tags, "Layers": names]]
+        try JSONSerialization.data(withJSONObject: manifest).write(to: URL(fileURLWithPath: dir + "/manifest.json"))
+        var repositories: [String: [String: String]] = [:]
+        for tag in tags {
+            let colon = tag.lastIndex(of: ":")!
+            let top = String(names.last!.split(separator: "/")[0])
+            repositories[String(tag[..<colon]), default: [:]][String(tag[tag.index(after: colon)...])] = top
+        }
+        try JSONSerialization.data(withJSONObject: repositories).write(to: URL(fileURLWithPath: dir + "/repositories"))
+        try tar(dir, to: archive)
     }
 }
