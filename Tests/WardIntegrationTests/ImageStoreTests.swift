@@ -241,6 +241,49 @@ struct ImageStoreTests {
         }
     }
 
+    @Test("a docker save archive through run --image: named by its RepoTag, a repeated layer stored once, whiteouts in order")
+    func dockerArchive() async throws {
+        try await withSandbox(args: ["/bin/true"]) { sb in
+            var base = TarWriter()
+            base.add("etc/", .directory, mode: 0o755)
+            base.add("etc/base", .file(Data("base\n".utf8)))
+            var top = TarWriter()
+            top.add("etc/.wh.base", .file(Data()))
+            top.add("etc/top", .file(Data("top\n".utf8)))
+            let docker = sb.dir + "/saved.tar"
+            try ArchiveWriter.dockerSave(layers: [base.finished(), top.finished(), base.finished()], config: ["Cmd": ["/bin/true"]],
+                                         tags: ["docker.io/library/app:1.0"], to: docker)
+            try await sb.chownToUser(sb.dir)
+            let r = try await Self.ward(sb, ["--debug", "run", "--image", docker + ":app:1.0", sb.id, "--", "/bin/true"])
+            // No busybox in this image: the exec fails with 127, but the rootfs was mounted.
+            #expect(r.stderr.contains("2 layer(s) unpacked, 1 reused"), "\(r)")
+            #expect(Self.entries(Self.store(sb) + "/layers").count == 2, "the repeated layer is stored once")
+            let list = try await Self.ward(sb, ["image", "list"])
+            #expect(list.stdout.contains("docker.io/library/app:1.0"), "\(list)")
+        }
+    }
+
+    @Test("a layer whose content does not have the diffID its config claims is never stored under that diffID")
+    func diffIDPoisoning() async throws {
+        try await withSandbox(args: ["/bin/true"]) { sb in
+            try Self.makeImage(sb, at: sb.dir + "/good")
+            var evil = try ImageWriter(at: sb.dir + "/evil")
+            var layer = TarWriter()
+            layer.add("etc/msg", .file(Data("poisoned\n".utf8)))
+            try evil.addLayer(layer.finished(), gzip: false)
+            // The evil config claims the good image's busybox layer's diffID for its own content.
+            var probe = try ImageWriter(at: sb.dir + "/probe")
+            try probe.addLayer(try ImageWriter.tarDirectory(Harness.rootfsTemplate), gzip: true)
+            try evil.finish(tag: "v1", config: ["Cmd": ["/bin/true"]], diffIDs: [probe.diffIDs[0]])
+            try await sb.chownToUser(sb.dir)
+            let r = try await Self.ward(sb, ["image", "import", sb.dir + "/evil:v1"])
+            #expect(r.status == 125 && r.stderr.contains("diffID"), "\(r)")
+            #expect(Self.entries(Self.store(sb) + "/layers").isEmpty)
+            let ok = try await Self.ward(sb, ["run", "--image", sb.dir + "/good:v1", sb.id])
+            #expect(ok.status == 0 && ok.stdout.hasPrefix("top\n"), "\(ok)")
+        }
+    }
+
     @Test("compare --image runs the probe battery and the workload on the image's overlay")
     func compareImage() async throws {
         try await withSandbox(args: ["/bin/true"]) { sb in
