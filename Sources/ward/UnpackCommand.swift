@@ -16,6 +16,7 @@ let unpackCommand = Command(
         abstract: "Unpack an image (PATH[:TAG|@sha256:DIGEST]: OCI layout, oci-archive or docker save) into a new bundle: verified rootfs + config.json.",
         options: [
             OptionSpec(names: ["--max-size"], value: "BYTES", help: "Refuse an image that unpacks to more than BYTES (K/M/G suffixes; default 4G)."),
+            OptionSpec(names: ["--profile"], value: "NAME|FILE", help: "The hardening profile config.json is made from (default: default; see 'ward profile list')."),
             SubIDFlag.option,
             ImageFlags.progressOption,
         ],
@@ -25,7 +26,7 @@ let unpackCommand = Command(
         guard args.positionals.count == 2 else { throw WardError("unpack: expected IMAGE and BUNDLE; see 'ward unpack --help'") }
         if let status = try SubIDFlag.reexec(args, context) { return status }
         let (options, progress) = try ImageFlags.importOptions(args, context)
-        let base = DefaultConfig.json(uid: geteuid(), gid: getegid(), args: ["sh"])
+        let base = try ProfileFlags.specText(profile: args.value("--profile"), uid: geteuid(), gid: getegid(), args: ["sh"])
         do {
             try ImageUnpacker.unpack(reference: args.positionals[0], bundle: args.positionals[1], baseConfig: base, options: options)
         } catch {

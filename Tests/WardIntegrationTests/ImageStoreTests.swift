@@ -284,6 +284,32 @@ struct ImageStoreTests {
         }
     }
 
+    @Test("a tar+zstd layer, unpacked with --profile strict and run from the store")
+    func zstdAndProfile() async throws {
+        try await withSandbox(args: ["/bin/true"]) { sb in
+            var image = try ImageWriter(at: sb.dir + "/zst")
+            try image.addZstdLayer(try ImageWriter.tarDirectory(Harness.rootfsTemplate))
+            var top = TarWriter()
+            top.add("etc/msg", .file(Data("zstd layer\n".utf8)))
+            try image.addZstdLayer(top.finished())
+            try image.finish(tag: "v1", config: ["Cmd": ["/bin/cat", "/etc/msg"]])
+            try await sb.chownToUser(sb.dir)
+            let unpack = try await Self.ward(sb, ["unpack", "--profile", "strict", sb.dir + "/zst:v1", sb.dir + "/b"])
+            #expect(unpack.status == 0, "\(unpack)")
+            let spec = try await Self.ward(sb, ["spec", "--profile", "strict", "-b", sb.dir, "--", "/bin/cat", "/etc/msg"])
+            #expect(spec.status == 0, "\(spec)")
+            let strict = try Config(contentsOf: sb.dir + "/config.json"), got = try Config(contentsOf: sb.dir + "/b/config.json")
+            #expect(got["process.args"] as? [String] == ["/bin/cat", "/etc/msg"])
+            let want = try JSONSerialization.data(withJSONObject: strict["linux.seccomp"] ?? [:], options: [.sortedKeys])
+            let have = try JSONSerialization.data(withJSONObject: got["linux.seccomp"] ?? [:], options: [.sortedKeys])
+            #expect(want == have, "config.json carries the strict profile's filter")
+            let run = try await Self.ward(sb, ["run", "--bundle", sb.dir + "/b", sb.id])
+            #expect(run.status == 0 && run.stdout == "zstd layer\n", "\(run)")
+            let viaStore = try await Self.ward(sb, ["run", "--image", sb.dir + "/zst:v1", "--profile", "strict", sb.id + "-2"])
+            #expect(viaStore.status == 0 && viaStore.stdout == "zstd layer\n", "\(viaStore)")
+        }
+    }
+
     @Test("compare --image runs the probe battery and the workload on the image's overlay")
     func compareImage() async throws {
         try await withSandbox(args: ["/bin/true"]) { sb in

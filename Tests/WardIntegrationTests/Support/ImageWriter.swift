@@ -116,6 +116,16 @@ struct ImageWriter {
         return try Data(contentsOf: URL(fileURLWithPath: tmp + "/l.tar"))
     }
 
+    /// A tar+zstd layer (/usr/bin/zstd).
+    mutating func addZstdLayer(_ tar: Data) throws {
+        diffIDs.append("sha256:" + (try Self.sha256(tar)))
+        let dir = Harness.makeTempDirectory(prefix: "ward-it-zst")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try tar.write(to: URL(fileURLWithPath: dir + "/layer"))
+        _ = try Child.check(["/usr/bin/zstd", "-q", dir + "/layer"])
+        layers.append(try blob(try Data(contentsOf: URL(fileURLWithPath: dir + "/layer.zst")), mediaType: "application/vnd.oci.image.layer.v1.tar+zstd"))
+    }
+
     mutating func addLayer(_ tar: Data, gzip: Bool) throws {
         diffIDs.append("sha256:" + (try Self.sha256(tar)))
         if gzip {
