@@ -16,7 +16,11 @@ public enum JSONPath {
         let isIdentifier = (key.first.map { $0.isLetter || $0 == "_" } ?? false)
             && key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
         if isIdentifier { return base.isEmpty ? key : "\(base).\(key)" }
-        let escaped = key.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
+        var escaped = ""
+        for c in key {
+            if c == "\\" || c == "\"" { escaped.append("\\") }
+            escaped.append(c)
+        }
         return "\(base)[\"\(escaped)\"]"
     }
 }

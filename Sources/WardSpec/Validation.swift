@@ -169,7 +169,11 @@ struct SpecValidator {
             }
         }
         for name in (linux.sysctl ?? [:]).keys.sorted() {
-            try check(!name.isEmpty && !name.contains("/") && !name.contains(".."), JSONPath.member("linux.sysctl", name),
+            // Byte checks: String.contains("..") would pull in _StringProcessing's searcher (and
+            // its pages: peak RSS) on every start with a sysctl.
+            let bytes = Array(name.utf8)
+            let dotdot = zip(bytes, bytes.dropFirst()).contains { $0 == UInt8(ascii: ".") && $1 == UInt8(ascii: ".") }
+            try check(!name.isEmpty && !bytes.contains(UInt8(ascii: "/")) && !dotdot, JSONPath.member("linux.sysctl", name),
                       "invalid sysctl name; use dotted names such as \"net.ipv4.ip_forward\", without \"/\" or \"..\"")
         }
         if let seccomp = linux.seccomp {
