@@ -64,7 +64,7 @@ public struct BundleDirectory {
         let spec: Spec
         do {
             // Validation is the plan builder's first step (one pass, before anything is created).
-            spec = try Spec.decode(Data(bytes), file: name)
+            spec = try Spec.decode(bytes, file: name)
         } catch {
             throw WardError(error.description)
         }

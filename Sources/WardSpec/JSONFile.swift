@@ -54,6 +54,14 @@ public enum JSONFile {
             throw SpecError(file: file, path: "", message: "not valid JSON: \(error)")
         }
     }
+
+    public static func parse(_ bytes: [UInt8], file: String) throws(SpecError) -> JSONValue {
+        do {
+            return try JSONParser.parse(bytes)
+        } catch {
+            throw SpecError(file: file, path: "", message: "not valid JSON: \(error)")
+        }
+    }
 }
 
 extension Spec {
@@ -62,6 +70,11 @@ extension Spec {
     /// Decoding checks only types; call `validate()` before acting on the spec.
     public static func decode(_ data: Data, file: String = "config.json") throws(SpecError) -> Spec {
         try JSONFile.decode(Spec.self, from: data, file: file)
+    }
+
+    /// From the bytes of the file, without Foundation's `Data` on the start path.
+    public static func decode(_ bytes: [UInt8], file: String = "config.json") throws(SpecError) -> Spec {
+        try Spec(json: JSONReader(value: try JSONFile.parse(bytes, file: file), file: file))
     }
 }
 

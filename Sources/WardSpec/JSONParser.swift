@@ -34,6 +34,16 @@ struct JSONParser {
         return try result.get()
     }
 
+    /// The same from bytes: the start path reads config.json into an array and parses it
+    /// without touching Foundation's `Data` (whose code and tables are pages of peak RSS).
+    static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
+        let result = bytes.withUnsafeBufferPointer { buffer in
+            var parser = JSONParser(bytes: buffer)
+            return Result { () throws(JSONSyntaxError) in try parser.parseDocument() }
+        }
+        return try result.get()
+    }
+
     private init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
     }
