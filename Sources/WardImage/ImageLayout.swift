@@ -1,4 +1,3 @@
-import FoundationEssentials
 import WardSpec
 import WardSystem
 
@@ -125,7 +124,7 @@ public final class ImageLayout: OCIStore {
         dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard dirfd >= 0 else { throw ImageError("\(path): \(SystemError("open", errno: errno)); expected an OCI image layout directory") }
         guard let marker = try? readFile("oci-layout", limit: 1 << 16),
-              case .string(let version)? = (try? JSONFile.parse(Data(marker), file: "oci-layout"))?["imageLayoutVersion"] else {
+              case .string(let version)? = (try? JSONFile.parse(marker, file: "oci-layout"))?["imageLayoutVersion"] else {
             close(dirfd)
             throw ImageError("\(path): no valid oci-layout file; not an OCI image layout")
         }
@@ -180,7 +179,7 @@ public final class ImageLayout: OCIStore {
     /// The top-level `index.json` (it has no descriptor to check against).
     public func rootIndex() throws(ImageError) -> JSONValue {
         let bytes = try readFile("index.json", limit: 16 << 20)
-        do { return try JSONFile.parse(Data(bytes), file: "\(path)/index.json") } catch { throw ImageError("\(error)") }
+        do { return try JSONFile.parse(bytes, file: "\(path)/index.json") } catch { throw ImageError("\(error)") }
     }
 }
 

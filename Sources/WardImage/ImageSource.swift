@@ -1,4 +1,3 @@
-import FoundationEssentials
 import WardSpec
 import WardSystem
 import CWardShim
@@ -40,7 +39,7 @@ extension ImageSource {
             filled += n
         }
         try reader.verify()
-        do { return try JSONFile.parse(Data(bytes), file: descriptor.digest) } catch { throw ImageError("\(error)") }
+        do { return try JSONFile.parse(bytes, file: descriptor.digest) } catch { throw ImageError("\(error)") }
     }
 
     /// For archives: the member copied, while it is hashed, into a private unlinked file
@@ -122,14 +121,14 @@ final class OCIArchive: OCIStore {
     init(_ index: TarIndex) throws(ImageError) {
         self.index = index
         let marker = try index.read(try index.regularFile("oci-layout"), limit: 1 << 16)
-        guard case .string? = (try? JSONFile.parse(Data(marker), file: "oci-layout"))?["imageLayoutVersion"] else {
+        guard case .string? = (try? JSONFile.parse(marker, file: "oci-layout"))?["imageLayoutVersion"] else {
             throw ImageError("\(index.path): no valid oci-layout member; not an oci-archive")
         }
     }
 
     func rootIndex() throws(ImageError) -> JSONValue {
         let bytes = try index.read(try index.regularFile("index.json"), limit: 16 << 20)
-        do { return try JSONFile.parse(Data(bytes), file: "\(index.path):index.json") } catch { throw ImageError("\(error)") }
+        do { return try JSONFile.parse(bytes, file: "\(index.path):index.json") } catch { throw ImageError("\(error)") }
     }
 
     func resolve(_ selector: ImageReference.Selector) throws(ImageError) -> ResolvedImage {
@@ -171,7 +170,7 @@ final class DockerArchive: ImageSource {
     func entries() throws(ImageError) -> [Entry] {
         let bytes = try index.read(try index.regularFile("manifest.json"), limit: 16 << 20)
         let value: JSONValue
-        do { value = try JSONFile.parse(Data(bytes), file: "\(index.path):manifest.json") } catch { throw ImageError("\(error)") }
+        do { value = try JSONFile.parse(bytes, file: "\(index.path):manifest.json") } catch { throw ImageError("\(error)") }
         guard case .array(let items) = value, !items.isEmpty else { throw ImageError("\(index.path):manifest.json: expected a non-empty array of images") }
         var out: [Entry] = []
         for (i, item) in items.enumerated() {
@@ -184,7 +183,7 @@ final class DockerArchive: ImageSource {
         }
         // The legacy `repositories` file ({"repo": {"tag": "TOP-LAYER-ID"}}) names images too.
         if let member = try? index.regularFile("repositories"), let bytes = try? index.read(member, limit: 1 << 20),
-           case .object(let repos)? = try? JSONFile.parse(Data(bytes), file: "repositories") {
+           case .object(let repos)? = try? JSONFile.parse(bytes, file: "repositories") {
             for (repo, tags) in repos {
                 guard case .object(let byTag) = tags else { continue }
                 for (tag, id) in byTag {

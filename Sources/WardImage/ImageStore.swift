@@ -1,4 +1,3 @@
-import FoundationEssentials
 import WardSpec
 import WardSystem
 
@@ -201,7 +200,7 @@ public final class ImageStore {
 
     func record(_ id: String, names: [String]) -> StoredImage? {
         guard let bytes = readSmall("images/\(id).json"),
-              let json = try? JSONFile.parse(Data(bytes), file: "images/\(id).json") else { return nil }
+              let json = try? JSONFile.parse(bytes, file: "images/\(id).json") else { return nil }
         let diffIDs: [String]
         if case .array(let items)? = json["diffIDs"] {
             diffIDs = items.compactMap { if case .string(let s) = $0 { s } else { nil } }

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import WardSpec
 import WardSystem
 
@@ -139,7 +138,7 @@ public enum ImageUnpacker {
     /// The base config with the image's Entrypoint+Cmd, Env, WorkingDir and Volumes laid over it.
     public static func bundleConfig(base: String, image: JSONValue) throws(ImageError) -> JSONValue {
         var config: JSONValue
-        do { config = try JSONFile.parse(Data(base.utf8), file: "default config") } catch { throw ImageError("\(error)") }
+        do { config = try JSONFile.parse(Array(base.utf8), file: "default config") } catch { throw ImageError("\(error)") }
         guard case .object(var top) = config, case .object(var process)? = top["process"] else {
             throw ImageError("default config: no process object")
         }

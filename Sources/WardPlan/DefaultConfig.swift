@@ -1,4 +1,3 @@
-import FoundationEssentials
 import WardSpec
 
 /// ward's hardened starting config (what `ward spec` writes and the demo runs).
@@ -13,7 +12,7 @@ public enum DefaultConfig {
     /// from here; ProfileTests checks that applying the profile to `json`'s output changes nothing.
     public static let profile: Profile = {
         guard let text = BuiltinProfiles.files["default.json"] else { fatalError("default.json is not embedded") }
-        do { return try Profile.parse(Data(text.utf8), file: "default.json") } catch { fatalError("\(error)") }
+        do { return try Profile.parse(Array(text.utf8), file: "default.json") } catch { fatalError("\(error)") }
     }()
 
     /// The default filter (the profile's `seccomp`).

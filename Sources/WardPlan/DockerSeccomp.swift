@@ -1,5 +1,4 @@
 import CSeccomp
-import FoundationEssentials
 import WardSpec
 
 /// A seccomp profile in the Docker/Podman format (moby's profiles/seccomp): `archMap` instead of
@@ -85,7 +84,7 @@ public struct DockerSeccomp: Equatable, Sendable {
 
     // MARK: Parsing
 
-    public static func parse(_ data: Data, file: String) throws(PlanError) -> DockerSeccomp {
+    public static func parse(_ data: [UInt8], file: String) throws(PlanError) -> DockerSeccomp {
         let tree = try JSONFile.parse(data, file: file)
         // defaultErrno/errno (Podman) and comment are informational: the numbers are what count.
         let o = try StrictValue(value: tree, path: "", file: file).object(allowed: [

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import WardSpec
 
 /// A hardening profile: a named overlay on a bundle's `config.json` (README "Hardening profiles").
@@ -62,7 +61,7 @@ public struct Profile: Equatable, Sendable {
     // MARK: Parsing
 
     /// Parses and checks a profile. `file` names it in errors.
-    public static func parse(_ data: Data, file: String) throws(PlanError) -> Profile {
+    public static func parse(_ data: [UInt8], file: String) throws(PlanError) -> Profile {
         let tree = try JSONFile.parse(data, file: file)
         let object = try StrictValue(value: tree, path: "", file: file).object(allowed: fields)
         var p = Profile(file: file, name: try object.required("name").string())
@@ -196,7 +195,7 @@ public struct Profile: Equatable, Sendable {
 
     /// With `seccompFile` replaced by the OCI filter it resolves to (`dockerFile` is the file's
     /// bytes; `dockerFileName` names it in errors).
-    public func resolved(dockerFile: Data, dockerFileName: String, host: DockerSeccomp.Host) throws(PlanError) -> Profile {
+    public func resolved(dockerFile: [UInt8], dockerFileName: String, host: DockerSeccomp.Host) throws(PlanError) -> Profile {
         var p = self
         let docker = try DockerSeccomp.parse(dockerFile, file: dockerFileName)
         let (seccomp, _) = DockerSeccomp.droppingUnknownSyscalls(try docker.resolve(capabilities: capabilitySet, host: host))

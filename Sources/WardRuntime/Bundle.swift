@@ -1,5 +1,4 @@
 import CWardShim
-import FoundationEssentials
 import WardPlan
 import WardSpec
 import WardSystem

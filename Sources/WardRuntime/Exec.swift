@@ -1,4 +1,3 @@
-import FoundationEssentials
 import WardPlan
 import WardSpec
 import WardSystem
@@ -39,7 +38,7 @@ extension Lifecycle {
         if let file = r.processFile {
             let bytes: [UInt8]
             do { bytes = try Sys.readFile(file, limit: 4 << 20) } catch { throw WardError("--process \(file): \(ErrnoName.of(error.errno))") }
-            do { process = try JSONFile.decode(Process.self, from: Data(bytes), file: file) } catch { throw WardError(error.description) }
+            do { process = try JSONFile.decode(Process.self, from: bytes, file: file) } catch { throw WardError(error.description) }
         } else {
             guard let base = spec.process else { throw WardError("exec: the container has no process to take defaults from; pass --process") }
             guard !r.args.isEmpty else { throw WardError("exec: missing the command; usage: ward exec [OPTIONS] ID COMMAND [ARGS...]") }

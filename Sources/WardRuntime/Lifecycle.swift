@@ -1,5 +1,4 @@
 import CWardShim
-import FoundationEssentials
 import WardPlan
 import WardSpec
 import WardSystem
@@ -234,7 +233,7 @@ public enum Lifecycle {
         do { bytes = try Sys.readFile(record.configPath, noFollow: true, limit: 16 << 20) } catch {
             throw WardError("container \"\(record.id)\": \(record.configPath): \(ErrnoName.of(error.errno))")
         }
-        do { return try Spec.decode(Data(bytes), file: record.configPath) } catch { throw WardError(error.description) }
+        do { return try Spec.decode(bytes, file: record.configPath) } catch { throw WardError(error.description) }
     }
 
     static func writePidFile(_ path: String, pid: Int32) throws(WardError) {

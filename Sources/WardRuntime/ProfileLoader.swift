@@ -1,4 +1,3 @@
-import FoundationEssentials
 import WardPlan
 import WardSpec
 import WardSystem
@@ -31,13 +30,13 @@ public enum ProfileLoader {
                 do { bytes = try Sys.readFile(reference, limit: 16 << 20) } catch {
                     throw WardError("profile \(reference): cannot read it: \(ErrnoName.of(error.errno))")
                 }
-                profile = try Profile.parse(Data(bytes), file: reference)
+                profile = try Profile.parse(bytes, file: reference)
                 directory = reference.contains("/") ? String(reference[..<reference.lastIndex(of: "/")!]) : "."
             } else {
                 guard let text = BuiltinProfiles.files[reference + ".json"] else {
                     throw WardError("profile \"\(reference)\": no such profile; the shipped ones are \(builtinNames.joined(separator: ", ")), or give the path of a profile file (ending in .json)")
                 }
-                profile = try Profile.parse(Data(text.utf8), file: reference + ".json")
+                profile = try Profile.parse(Array(text.utf8), file: reference + ".json")
             }
         } catch let error as PlanError {
             throw WardError(error.description)
@@ -47,11 +46,11 @@ public enum ProfileLoader {
             throw WardError("\(error)")
         }
         guard case .dockerFile(let name) = profile.seccomp else { return profile }
-        let data: Data
+        let data: [UInt8]
         let display: String
         if let directory {
             display = name.hasPrefix("/") ? name : (directory == "." ? name : directory + "/" + name)
-            do { data = Data(try Sys.readFile(display, limit: 16 << 20)) } catch {
+            do { data = Array(try Sys.readFile(display, limit: 16 << 20)) } catch {
                 throw WardError("\(profile.file): seccompFile: \"\(name)\": cannot read \(display): \(ErrnoName.of(error.errno))")
             }
         } else {
@@ -59,7 +58,7 @@ public enum ProfileLoader {
                 throw WardError("\(profile.file): seccompFile: \"\(name)\" is not shipped with ward")
             }
             display = name
-            data = Data(text.utf8)
+            data = Array(text.utf8)
         }
         let machine = try host()
         do throws(PlanError) {

@@ -1,5 +1,4 @@
 import CWardShim
-import FoundationEssentials
 import WardSpec
 import WardSystem
 
@@ -177,7 +176,7 @@ public struct StateStore {
             throw WardError("container \"\(id)\": \(path): \(ErrnoName.of(error.errno)); the state is damaged, remove it with 'ward delete --force \(id)'")
         }
         let value: JSONValue
-        do { value = try JSONFile.parse(Data(bytes), file: path) } catch { throw WardError(error.description) }
+        do { value = try JSONFile.parse(bytes, file: path) } catch { throw WardError(error.description) }
         return try ContainerRecord(json: value)
     }
 

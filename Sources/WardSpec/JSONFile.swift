@@ -1,4 +1,3 @@
-import FoundationEssentials
 
 /// Formats JSON paths: `process.user.uid`, `mounts[2]`, `linux.sysctl["net.ipv4.ip_forward"]`.
 public enum JSONPath {
@@ -28,12 +27,12 @@ public enum JSONPath {
 /// Decoding of ward's JSON inputs with errors that name the file and the JSON path.
 public enum JSONFile {
     /// Parses `data` strictly (RFC 8259) and decodes a `T`; unknown keys are ignored.
-    public static func decode<T: JSONDecodable>(_ type: T.Type, from data: Data, file: String) throws(SpecError) -> T {
+    public static func decode<T: JSONDecodable>(_ type: T.Type, from data: [UInt8], file: String) throws(SpecError) -> T {
         try T(json: JSONReader(value: try parse(data, file: file), file: file))
     }
 
     /// The same for any `Decodable`, through Codable (slower to start; see JSONReader.swift).
-    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, file: String) throws(SpecError) -> T {
+    public static func decode<T: Decodable>(_ type: T.Type, from data: [UInt8], file: String) throws(SpecError) -> T {
         let tree = try parse(data, file: file)
         do {
             return try T(from: TreeDecoder(reader: JSONReader(value: tree, file: file)))
@@ -47,14 +46,6 @@ public enum JSONFile {
     }
 
     /// Parses `data` into a `JSONValue`; a syntax error reports its line and column.
-    public static func parse(_ data: Data, file: String) throws(SpecError) -> JSONValue {
-        do {
-            return try JSONParser.parse(data)
-        } catch {
-            throw SpecError(file: file, path: "", message: "not valid JSON: \(error)")
-        }
-    }
-
     public static func parse(_ bytes: [UInt8], file: String) throws(SpecError) -> JSONValue {
         do {
             return try JSONParser.parse(bytes)
@@ -68,13 +59,8 @@ extension Spec {
     /// Decodes a `config.json`. Errors look like
     /// `config.json: linux.seccomp.syscalls[3].action: expected a string`.
     /// Decoding checks only types; call `validate()` before acting on the spec.
-    public static func decode(_ data: Data, file: String = "config.json") throws(SpecError) -> Spec {
-        try JSONFile.decode(Spec.self, from: data, file: file)
-    }
-
-    /// From the bytes of the file, without Foundation's `Data` on the start path.
     public static func decode(_ bytes: [UInt8], file: String = "config.json") throws(SpecError) -> Spec {
-        try Spec(json: JSONReader(value: try JSONFile.parse(bytes, file: file), file: file))
+        try JSONFile.decode(Spec.self, from: bytes, file: file)
     }
 }
 

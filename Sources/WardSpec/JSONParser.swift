@@ -1,4 +1,3 @@
-import FoundationEssentials
 
 // A strict RFC 8259 parser into `JSONValue`.
 //
@@ -26,16 +25,6 @@ struct JSONParser {
     private var index = 0
     private var depth = 0
 
-    static func parse(_ data: Data) throws(JSONSyntaxError) -> JSONValue {
-        let result = data.withUnsafeBytes { raw in
-            var parser = JSONParser(bytes: raw.assumingMemoryBound(to: UInt8.self))
-            return Result { () throws(JSONSyntaxError) in try parser.parseDocument() }
-        }
-        return try result.get()
-    }
-
-    /// The same from bytes: the start path reads config.json into an array and parses it
-    /// without touching Foundation's `Data` (whose code and tables are pages of peak RSS).
     static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
         let result = bytes.withUnsafeBufferPointer { buffer in
             var parser = JSONParser(bytes: buffer)

@@ -1,4 +1,3 @@
-import FoundationEssentials
 
 /// A problem in a JSON input file, with the JSON path where it is.
 /// `description` is the user-facing message, e.g.

@@ -1,4 +1,3 @@
-import FoundationEssentials
 
 // OCI runtime-spec 1.2 state, as printed by `state`.
 // https://github.com/opencontainers/runtime-spec/blob/v1.2.0/runtime.md#state
@@ -28,7 +27,7 @@ public struct State: Codable, Sendable, Equatable {
     }
 
     /// Decodes a state document; errors name `file` and the JSON path.
-    public static func decode(_ data: Data, file: String = "state.json") throws(SpecError) -> State {
+    public static func decode(_ data: [UInt8], file: String = "state.json") throws(SpecError) -> State {
         try JSONFile.decode(State.self, from: data, file: file)
     }
 }

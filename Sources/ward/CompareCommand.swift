@@ -1,5 +1,4 @@
 import CWardShim
-import FoundationEssentials
 import WardPlan
 import WardProbe
 import WardRuntime
@@ -145,7 +144,7 @@ final class CompareRunner {
         var isSeccomp = target.seccompFile
         if !isSeccomp && ProfileLoader.isPath(target.reference) {
             if let bytes = try? Sys.readFile(target.reference, limit: 16 << 20),
-               let tree = try? JSONFile.parse(Data(bytes), file: target.reference), tree["defaultAction"] != nil {
+               let tree = try? JSONFile.parse(bytes, file: target.reference), tree["defaultAction"] != nil {
                 isSeccomp = true
             }
         }
@@ -163,7 +162,7 @@ final class CompareRunner {
         if base.hasSuffix(".json") { base = String(base.dropLast(5)) }
         let name = String(base.map { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) ? $0 : "-" })
         guard let defaultText = BuiltinProfiles.files["default.json"],
-              case .object(var object) = try? JSONFile.parse(Data(defaultText.utf8), file: "default.json") else {
+              case .object(var object) = try? JSONFile.parse(Array(defaultText.utf8), file: "default.json") else {
             throw WardError("compare: the shipped default profile is missing")
         }
         object["name"] = .string(name)
@@ -229,7 +228,7 @@ final class CompareRunner {
             run.error = "the probe run exited with \(result.status): \(result.stderr.trimmed)"
             return
         }
-        guard let tree = try? JSONFile.parse(Data(result.stdout.utf8), file: "probe output"),
+        guard let tree = try? JSONFile.parse(Array(result.stdout.utf8), file: "probe output"),
               case .array(let list)? = tree["probes"] else {
             run.error = "the probe printed no valid JSON: \(result.stdout.prefix(200))\(result.stderr.trimmed)"
             return

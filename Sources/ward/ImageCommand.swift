@@ -1,4 +1,3 @@
-import FoundationEssentials
 import WardImage
 import WardPlan
 import WardRuntime
@@ -91,7 +90,7 @@ enum ImageFlags {
                 text = config.jsonText
                 if commit != "unknown" { store.saveConfig(id: image.id, key: key, text) }
             }
-            spec = try Spec.decode(Data(text.utf8), file: label)
+            spec = try Spec.decode(Array(text.utf8), file: label)
         } catch {
             throw WardError("\(label): \(error)")
         }

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import WardPlan
 import WardRuntime
 import WardSpec
@@ -32,10 +31,8 @@ enum ProfileFlags {
         guard let reference, reference != "default" else { return base }
         let profile = try ProfileLoader.load(reference)
         do {
-            let spec = profile.apply(to: try Spec.decode(Data(base.utf8)))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            return String(decoding: try encoder.encode(spec), as: UTF8.self) + "\n"
+            let spec = profile.apply(to: try Spec.decode(Array(base.utf8)))
+            return try JSONValue.encoding(spec).prettyJSONText
         } catch {
             throw WardError("spec: profile \(profile.file): \(error)")
         }

@@ -8,7 +8,7 @@ import WardSpec
     static let user = Caller(uid: 1000, gid: 1000, name: "alice")
 
     static func spec(_ edit: (inout Spec) -> Void = { _ in }) throws -> Spec {
-        var spec = try Spec.decode(Data(DefaultConfig.json(uid: 1000, gid: 1000, args: ["/bin/true"]).utf8))
+        var spec = try Spec.decode(Array(DefaultConfig.json(uid: 1000, gid: 1000, args: ["/bin/true"]).utf8))
         edit(&spec)
         return spec
     }
@@ -224,7 +224,7 @@ import WardSpec
         let path = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
         let url = "/" + path + "/../shared/bench/hardened-config.json"
         guard let data = FileManager.default.contents(atPath: url) else { return }  // shared/ absent: nothing to check
-        let spec = try Spec.decode(data)
+        let spec = try Spec.decode(Array(data))
         let plan = try PlanBuilder.build(PlanInput(spec: spec, bundle: "/b", rootfs: "/b/rootfs", caller: Caller(uid: 1000, gid: 1000)))
         #expect(plan.seccomp?.rules.count ?? 0 > 400)
         let seccomp = Self.index(plan) { if case .seccomp = $0 { return true }; return false }

@@ -14,13 +14,13 @@ import WardSpec
     static let host = DockerSeccomp.Host(architecture: "SCMP_ARCH_X86_64", kernel: KernelVersion(major: 6, minor: 18))
 
     static func parse(_ text: String, file: String = "x.json") throws(PlanError) -> Profile {
-        try Profile.parse(Data(text.utf8), file: file)
+        try Profile.parse(Array(text.utf8), file: file)
     }
 
     static func builtin(_ name: String) throws -> Profile {
-        let p = try Profile.parse(Data(try #require(BuiltinProfiles.files[name + ".json"]).utf8), file: name + ".json")
+        let p = try Profile.parse(Array(try #require(BuiltinProfiles.files[name + ".json"]).utf8), file: name + ".json")
         guard case .dockerFile(let f) = p.seccomp else { return p }
-        return try p.resolved(dockerFile: Data(try #require(BuiltinProfiles.files[f]).utf8), dockerFileName: f, host: host)
+        return try p.resolved(dockerFile: Array(try #require(BuiltinProfiles.files[f]).utf8), dockerFileName: f, host: host)
     }
 
     static func error(_ text: String, file: String = "x.json") -> String {
@@ -96,7 +96,7 @@ import WardSpec
     // MARK: Applying
 
     static func defaultSpec() throws -> Spec {
-        try Spec.decode(Data(DefaultConfig.json(uid: 1000, gid: 1000, args: ["/bin/true"]).utf8))
+        try Spec.decode(Array(DefaultConfig.json(uid: 1000, gid: 1000, args: ["/bin/true"]).utf8))
     }
 
     @Test func defaultProfileIsExactlyWhatSpecWrites() throws {
@@ -168,7 +168,7 @@ import WardSpec
     static func reference(_ name: String) throws -> DockerSeccomp? {
         let path = referenceDir + "/" + name
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try DockerSeccomp.parse(data, file: name)
+        return try DockerSeccomp.parse(Array(data), file: name)
     }
 
     @Test(arguments: ["docker-default.json", "podman-default.json"])
@@ -209,7 +209,7 @@ import WardSpec
             print("skipped: docker-default.json is absent")
             return
         }
-        let mine = try DockerSeccomp.parse(Data(try #require(BuiltinProfiles.files["docker-compatible.seccomp.json"]).utf8),
+        let mine = try DockerSeccomp.parse(Array(try #require(BuiltinProfiles.files["docker-compatible.seccomp.json"]).utf8),
                                            file: "docker-compatible.seccomp.json")
         let docker14 = try #require(try Self.builtin("docker-compatible").capabilities)
         for caps in [[], docker14, docker14 + ["CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_NICE", "CAP_BPF"]] {
@@ -224,7 +224,7 @@ import WardSpec
 
     @Test func dockerFormatErrorsNameFileAndField() {
         func error(_ text: String) -> String {
-            do { _ = try DockerSeccomp.parse(Data(text.utf8), file: "d.json"); return "no error" } catch { return error.description }
+            do { _ = try DockerSeccomp.parse(Array(text.utf8), file: "d.json"); return "no error" } catch { return error.description }
         }
         #expect(error(#"{"defaultAction": "SCMP_ACT_ERRNO", "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_Z80"]}]}"#)
             .hasPrefix(#"d.json: archMap[0].subArchitectures[0]: unknown architecture "SCMP_ARCH_Z80""#))

@@ -50,7 +50,7 @@ import WardSpec
                        "timeOffsets": {"monotonic": {"secs": -10, "nanosecs": 5}},
                        "personality": {"domain": "LINUX32", "flags": []}}}
             """#
-        let spec = try Spec.decode(Data(json.utf8))
+        let spec = try Spec.decode(Array(json.utf8))
         #expect(spec.hostname == nil)
         #expect(spec.process?.user.uid == 1)
         #expect(spec.process?.scheduler?["nice"] == .int(-5))
@@ -64,15 +64,19 @@ import WardSpec
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(spec)
-        #expect(try Spec.decode(data) == spec)  // JSONDecodable
-        #expect(try JSONFile.decode(ViaCodable<Spec>.self, from: data, file: "config.json").value == spec)  // TreeDecoder
+        #expect(try Spec.decode(Array(data)) == spec)  // JSONDecodable
+        #expect(try JSONFile.decode(ViaCodable<Spec>.self, from: Array(data), file: "config.json").value == spec)  // TreeDecoder
         #expect(try JSONDecoder().decode(Spec.self, from: data) == spec)  // Foundation
+        // And ward's own encoder (TreeEncoder, `ward spec --profile`) writes what all of them read.
+        let mine = try JSONValue.encoding(spec)
+        #expect(try Spec.decode(Array(mine.prettyJSONText.utf8)) == spec)
+        #expect(mine.jsonText == (try JSONFile.parse(Array(data), file: "foundation.json")).jsonText, "the same JSON as Foundation's JSONEncoder")
         try spec.validate()
     }
 
     @Test func roundTripsRealisticConfig() throws {
         let spec = try decodeRealistic()
-        #expect(try Spec.decode(try JSONEncoder().encode(spec)) == spec)
+        #expect(try Spec.decode(Array(try JSONEncoder().encode(spec))) == spec)
     }
 
     @Test func encodesStateWithSortedKeys() throws {
@@ -81,8 +85,8 @@ import WardSpec
         encoder.outputFormatting = [.sortedKeys]
         let text = String(decoding: try encoder.encode(state), as: UTF8.self)
         #expect(text == #"{"annotations":{"a":"b"},"bundle":"\/b","id":"box","ociVersion":"1.2.0","pid":42,"status":"running"}"#)
-        #expect(try State.decode(Data(text.utf8)) == state)
-        #expect(try JSONFile.decode(ViaCodable<State>.self, from: Data(text.utf8), file: "state.json").value == state)
+        #expect(try State.decode(Array(text.utf8)) == state)
+        #expect(try JSONFile.decode(ViaCodable<State>.self, from: Array(text.utf8), file: "state.json").value == state)
     }
 
     @Test(.enabled(if: sharedHardenedConfig() != nil, "needs ../shared/bench/hardened-config.json"))
@@ -165,7 +169,7 @@ import WardSpec
 
     @Test(arguments: errorCases)
     func reportsDecodeErrors(_ errorCase: ErrorCase) {
-        let data = Data(errorCase.json.utf8)
+        let data = Array(errorCase.json.utf8)
         #expect(specErrorMessage { _ = try Spec.decode(data) } == errorCase.expected)
         // The Codable path gives the same messages.
         #expect(specErrorMessage { _ = try JSONFile.decode(ViaCodable<Spec>.self, from: data, file: "config.json") }
@@ -174,7 +178,7 @@ import WardSpec
 
     @Test func rejectsInvalidUTF8() {
         let bytes: [UInt8] = Array(#"{"a": ""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
-        #expect(specErrorMessage { _ = try Spec.decode(Data(bytes), file: "/b/config.json") }
+        #expect(specErrorMessage { _ = try Spec.decode(Array(bytes), file: "/b/config.json") }
             == "/b/config.json: not valid JSON: invalid UTF-8 in string at line 1, column 8")
     }
 
@@ -183,7 +187,7 @@ import WardSpec
             {"s": "a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00", "i": -9223372036854775808, "u": 18446744073709551615,
              "d": -1.25e2, "z": 0, "t": true, "f": false, "n": null, "e": [], "o": {}}
             """#
-        let value = try JSONFile.parse(Data(([0xEF, 0xBB, 0xBF] + Array(json.utf8))), file: "x.json")
+        let value = try JSONFile.parse(Array(([0xEF, 0xBB, 0xBF] + Array(json.utf8))), file: "x.json")
         #expect(value["s"] == .string("a\"b\\c/d\u{8}\u{C}\n\r\té😀"))
         #expect(value["i"] == .int(Int64.min))
         #expect(value["u"] == .uint(UInt64.max))
@@ -199,14 +203,14 @@ import WardSpec
     }
 
     @Test func lastDuplicateKeyWins() throws {
-        let spec = try Spec.decode(Data(#"{"ociVersion": "1.0.0", "ociVersion": "1.2.0"}"#.utf8))
+        let spec = try Spec.decode(Array(#"{"ociVersion": "1.0.0", "ociVersion": "1.2.0"}"#.utf8))
         #expect(spec.ociVersion == "1.2.0")
     }
 
     @Test func mapsFoundationDecodingErrorsToo() {
-        let data = Data(#"{"ociVersion": "1.2.0", "process": {"user": {"uid": 0}, "cwd": "/"}}"#.utf8)
+        let data = Array(#"{"ociVersion": "1.2.0", "process": {"user": {"uid": 0}, "cwd": "/"}}"#.utf8)
         do {
-            _ = try JSONDecoder().decode(Spec.self, from: data)
+            _ = try JSONDecoder().decode(Spec.self, from: Data(data))
             Issue.record("expected a DecodingError")
         } catch let error as DecodingError {
             #expect(SpecError(error, file: "config.json").description == "config.json: process.user.gid: missing required field")

@@ -63,7 +63,7 @@ let realisticConfig = #"""
 """#
 
 func decodeRealistic() throws -> Spec {
-    try Spec.decode(Data(realisticConfig.utf8))
+    try Spec.decode(Array(realisticConfig.utf8))
 }
 
 /// The smallest spec that passes `validate()` while touching most sections.
@@ -95,10 +95,10 @@ func validSpec() -> Spec {
 }
 
 /// `shared/bench/hardened-config.json`, if this checkout sits next to `shared/`.
-func sharedHardenedConfig() -> Data? {
+func sharedHardenedConfig() -> [UInt8]? {
     let packageRoot = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    return try? Data(contentsOf: packageRoot.appending(path: "../shared/bench/hardened-config.json"))
+    return (try? Data(contentsOf: packageRoot.appending(path: "../shared/bench/hardened-config.json"))).map { Array($0) }
 }
 
 /// The `description` of the SpecError `body` throws, or nil if it throws nothing.

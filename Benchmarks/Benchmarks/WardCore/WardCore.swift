@@ -16,7 +16,7 @@ import WardSpec
 
 /// The shared yardstick config. It is read from the project's shared/ folder (never copied into
 /// the repository); WARD_BENCH_CONFIG overrides the location.
-func hardenedConfig() -> Data {
+func hardenedConfig() -> [UInt8] {
     let path: String
     if let override = ProcessInfo.processInfo.environment["WARD_BENCH_CONFIG"] {
         path = override
@@ -30,7 +30,7 @@ func hardenedConfig() -> Data {
     guard let data = FileManager.default.contents(atPath: path) else {
         fatalError("cannot read the hardened config at \(path) (set WARD_BENCH_CONFIG)")
     }
-    return data
+    return Array(data)
 }
 
 /// The plan input ward would build for an unprivileged caller (uid/gid 1000, which the config's
@@ -42,7 +42,7 @@ func planInput(_ spec: Spec) -> PlanInput {
 
 /// Everything derived once, outside any measurement.
 struct Fixture {
-    let data: Data
+    let data: [UInt8]
     let spec: Spec
     let filter: ResolvedSeccomp
 
