@@ -408,7 +408,7 @@ public final class ImageStore {
     /// Removes a name; the image goes when no name is left (or at once when `reference` is an id),
     /// and with it every layer no other image uses. An image a running sandbox holds is refused
     /// unless `force`. Returns the ids removed.
-    public func remove(_ reference: String, force: Bool) throws(ImageError) -> [String] {
+    public func remove(_ reference: String, force: Bool, inUseElsewhere: (String) -> Bool = { _ in false }) throws(ImageError) -> [String] {
         let lock = try lockStore(exclusive: true)
         defer { close(lock) }
         guard var image = try lookup(reference) else {
@@ -420,6 +420,9 @@ public final class ImageStore {
         if byName && image.names.count > 1 {
             unlinkat(dirfd, "names/\(Self.fileName(forName: normalized))", 0)
             return []
+        }
+        if !force && inUseElsewhere(image.id) {
+            throw ImageError("image \(image.names.first ?? String(image.id.prefix(12))): in use by a detached container (EBUSY; see 'ward list'); delete it first, or pass --force")
         }
         let fd = openat(dirfd, "images/\(image.id).json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if fd >= 0 {

@@ -14,7 +14,8 @@ public final class Registration {
     var lock: ContainerLock?
 
     /// Claims `id` (mkdir is the exclusive step). A container that outlives this ward process
-    /// (create) gets a copy of its config for exec and hooks; a foreground run points at the
+    /// (create) gets a copy of its config for exec and hooks: the config as it runs (with --profile,
+    /// --env, ... applied; for `--image`, the one built in memory); a foreground run points at the
     /// bundle's own. No lock is held across clone: the container's init would inherit it.
     public static func register(store: StateStore, id: String, bundle: BundleDirectory,
                                 copyConfig: Bool = false) throws(WardError) -> Registration {
@@ -25,8 +26,7 @@ public final class Registration {
         let registration = Registration(store: store, record: record, lock: try store.claimHeld(id))
         guard copyConfig else { return registration }
         do {
-            let bytes = try Sys.readFile(bundle.configFile, limit: 16 << 20)
-            try store.atomicWrite(record.configPath, String(decoding: bytes, as: UTF8.self))
+            try store.atomicWrite(record.configPath, try JSONValue.encoding(bundle.spec).prettyJSONText)
         } catch let error as WardError {
             registration.remove()
             throw error

@@ -19,6 +19,16 @@ enum ImageFlags {
         do { return try ImageStore(root: root) } catch { throw WardError("\(error)") }
     }
 
+    static let annotation = "org.ward.image.id"
+
+    /// Whether a live container of this state root (a `run -d` or `create` of `--image`) uses image `id`.
+    static func inUseByContainer(_ id: String, _ context: Context) -> Bool {
+        context.store.ids().contains { cid in
+            guard let record = try? context.store.read(cid), record.annotations[annotation] == id else { return false }
+            return ["created", "running", "creating"].contains(record.liveStatus)
+        }
+    }
+
     static let progressOption = OptionSpec(names: ["--progress"], value: "auto|line|json|none",
                                            help: "Progress on stderr: a redrawn line, JSON lines, or nothing (auto: a line on a terminal, else none).")
 
@@ -77,7 +87,7 @@ enum ImageFlags {
         // like a bundle's config.json (a debug build, with no commit to key on, builds it each time).
         let commit = String(cString: ward_commit())
         let key = "\(geteuid())-\(getegid())-\(commit)"
-        let spec: Spec
+        var spec: Spec
         do {
             let text: String
             if commit != "unknown", let cached = store.cachedConfig(id: image.id, key: key) {
@@ -94,6 +104,9 @@ enum ImageFlags {
         } catch {
             throw WardError("\(label): \(error)")
         }
+        // A detached container outlives this process and its hold: its state names the image,
+        // and `ward image rm` looks for live ones (ImageFlags.inUseByContainer).
+        spec.annotations = (spec.annotations ?? [:]).merging([ImageFlags.annotation: image.id]) { $1 }
         let layers = store.layerRoots(image)
         for layer in layers where access(layer, F_OK) != 0 {
             throw WardError("\(label): layer \(layer) is missing from the store (\(ErrnoName.of(errno))); import the image again")
@@ -186,7 +199,8 @@ let imageCommand = Command(
             guard !references.isEmpty else { throw WardError("image: usage: ward image rm [--force] NAME|ID...") }
             for reference in references {
                 do {
-                    let removed = try store.remove(reference, force: args.flag("--force"))
+                    let removed = try store.remove(reference, force: args.flag("--force"),
+                                                   inUseElsewhere: { ImageFlags.inUseByContainer($0, context) })
                     print(removed.isEmpty ? "untagged \(reference)" : "removed \(removed.map { String($0.prefix(12)) }.joined(separator: " "))")
                 } catch {
                     throw WardError("image rm: \(error)")

@@ -159,6 +159,19 @@ struct ImageStoreTests {
             running.signal(SIGKILL)  // the sandbox goes with it (parent-death signal)
             _ = await running.wait()
 
+            // A detached container outlives its ward process: its state names the image.
+            var sleeper = try ImageWriter(at: sb.dir + "/sleeper")
+            try sleeper.addLayer(try ImageWriter.tarDirectory(Harness.rootfsTemplate), gzip: false)
+            try sleeper.finish(tag: "v1", config: ["Cmd": ["/bin/sleep", "30"]])
+            try await sb.chownToUser(sb.dir)
+            let detached = try await Self.ward(sb, ["run", "-d", "--image", sb.dir + "/sleeper:v1", sb.id + "-d"])
+            #expect(detached.status == 0, "\(detached)")
+            let busyDetached = try await Self.ward(sb, ["image", "rm", "sleeper:v1"])
+            #expect(busyDetached.status == 125 && busyDetached.stderr.contains("detached container (EBUSY"), "\(busyDetached)")
+            #expect(try await Self.ward(sb, ["delete", "--force", sb.id + "-d"]).status == 0)
+            let rmSleeper = try await Self.ward(sb, ["image", "rm", "sleeper:v1"])
+            #expect(rmSleeper.status == 0, "\(rmSleeper)")
+
             // A crashed import's partial layer, and an image whose name moved away.
             let partial = Self.store(sb) + "/layers/.tmp-crashed"
             try FileManager.default.createDirectory(atPath: partial + "/root/etc", withIntermediateDirectories: true)
