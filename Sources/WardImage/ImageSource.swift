@@ -1,5 +1,6 @@
 import WardSpec
 import WardSystem
+import CArchive
 import CWardShim
 
 #if canImport(Glibc)
@@ -83,33 +84,73 @@ enum PrivateFile {
 public enum ImageSources {
     /// `PATH[:TAG|@sha256:DIGEST]` -> the source and the image it names, resolved and with its
     /// metadata verified. The layers are not read yet: `source.openBlob` / `openVerifiedBlob`.
-    public static func openImage(reference: String) throws(ImageError) -> (source: ImageSource, image: ResolvedImage) {
+    public static func openImage(reference: String, maxBytes: Int64 = 4 << 30) throws(ImageError) -> (source: ImageSource, image: ResolvedImage) {
         let ref = try ImageReference(parsing: reference)
-        let source = try open(path: ref.layout)
+        let source = try open(path: ref.layout, maxBytes: maxBytes)
         return (source, try source.resolve(ref.selector))
     }
 
     /// A directory is an OCI layout; a file is a tar holding either `oci-layout` (oci-archive)
     /// or `manifest.json` (`docker save`).
-    public static func open(path: String) throws(ImageError) -> ImageSource {
+    /// A gzip or zstd compressed archive (`docker save | gzip`) is decompressed first, into a
+    /// private unlinked file, at most `maxBytes` of it (a decompression bomb stops there).
+    public static func open(path: String, maxBytes: Int64 = 4 << 30) throws(ImageError) -> ImageSource {
         var st = stat()
         guard stat(path, &st) == 0 else {
             throw ImageError("\(path): \(SystemError("stat", errno: errno)); expected an OCI layout directory, an oci-archive or a docker save archive")
         }
         if (st.st_mode & S_IFMT) == S_IFDIR { return try ImageLayout(path: path) }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw ImageError("\(path): neither a directory nor a regular file") }
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        var fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
         guard fd >= 0 else { throw ImageError("\(path): \(SystemError("open", errno: errno))") }
         var magic = [UInt8](repeating: 0, count: 4)
         let got = magic.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4, 0) }
         if got == 4 && (magic[0...1].elementsEqual([0x1f, 0x8b]) || magic.elementsEqual([0x28, 0xb5, 0x2f, 0xfd])) {
-            close(fd)
-            throw ImageError("\(path): a compressed archive; ward reads archives in place, so decompress it first (gunzip or zstd -d)")
+            let compressed = fd
+            defer { close(compressed) }
+            fd = try decompress(compressed, path: path, maxBytes: maxBytes)
         }
         let index = try TarIndex(path: path, fd: fd)  // owns fd from here, closed also when it throws
         if index.members["oci-layout"] != nil { return try OCIArchive(index) }
         if index.members["manifest.json"] != nil { return DockerArchive(index) }
         throw ImageError("\(path): a tar with neither oci-layout (oci-archive) nor manifest.json (docker save); not an image archive")
+    }
+}
+
+extension ImageSources {
+    /// The decompressed stream of `fd` (gzip or zstd, through libarchive's raw format) in a
+    /// private unlinked file, positioned at 0.
+    static func decompress(_ fd: Int32, path: String, maxBytes: Int64) throws(ImageError) -> Int32 {
+        guard let archive = archive_read_new() else { throw ImageError("\(path): archive_read_new failed") }
+        defer { archive_read_free(archive) }
+        archive_read_support_filter_gzip(archive)
+        archive_read_support_filter_zstd(archive)
+        archive_read_support_format_raw(archive)
+        var entry: OpaquePointer?
+        guard archive_read_open_fd(archive, fd, 1 << 16) == ARCHIVE_OK, archive_read_next_header(archive, &entry) == ARCHIVE_OK else {
+            throw ImageError("\(path): not a readable gzip or zstd stream: \(String(cString: archive_error_string(archive)))")
+        }
+        let out = try PrivateFile.create(label: path)
+        var ok = false
+        defer { if !ok { close(out) } }
+        var total: Int64 = 0
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = archive_read_data(archive, buffer.baseAddress, buffer.count)
+            if n == 0 { break }
+            guard n > 0 else { throw ImageError("\(path): decompressing: \(String(cString: archive_error_string(archive)))") }
+            total += Int64(n)
+            guard total <= maxBytes else {
+                throw ImageError("\(path): decompresses to more than the --max-size limit of \(maxBytes) bytes; refusing it")
+            }
+            guard Sys.writeAll(fd: out, Array(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))) else {
+                throw ImageError("\(path): \(SystemError("write to a private temporary file", errno: errno, hint: "is $TMPDIR full?"))")
+            }
+        }
+        guard lseek(out, 0, SEEK_SET) == 0 else { throw ImageError("\(path): \(SystemError("lseek", errno: errno))") }
+        ok = true
+        return out
     }
 }
 

@@ -264,7 +264,7 @@ public final class ImageStore {
     /// Imports the image at `reference` (`PATH[:TAG|@sha256:DIGEST]`), named `name` or its default name.
     public func importImage(reference: String, name: String?, options: ImageUnpacker.Options) throws(ImageError) -> ImportReport {
         let ref = try ImageReference(parsing: reference)
-        let (source, image) = try ImageSources.openImage(reference: reference)
+        let (source, image) = try ImageSources.openImage(reference: reference, maxBytes: options.maxBytes)
         // The image id is its config's digest (as docker and podman have it), whatever the input.
         guard let hex = image.configDescriptor.sha256Hex else { throw ImageError("config \(image.configDescriptor.digest): not a sha256 digest") }
         // The same image imported under a subuid map is another image: its files have other owners.

@@ -59,7 +59,7 @@ public enum ImageUnpacker {
 
     /// - Parameter baseConfig: the config to start from (ward's hardened default), as JSON text.
     public static func unpack(reference: String, bundle: String, baseConfig: String, options: Options) throws(ImageError) {
-        let (source, image) = try ImageSources.openImage(reference: reference)
+        let (source, image) = try ImageSources.openImage(reference: reference, maxBytes: options.maxBytes)
         options.debug("\(image.kind.rawValue) \(source.description): manifest \(image.manifest.digest), \(image.layers.count) layer(s)")
         var config = try bundleConfig(base: baseConfig, image: image.config)
         if let maps = options.maps { config = maps.apply(to: config) }

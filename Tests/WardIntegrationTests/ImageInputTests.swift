@@ -147,9 +147,9 @@ struct ImageInputTests {
             var tampered = dockerBytes
             tampered[marker.lowerBound] = UInt8(ascii: "O")
             try tampered.write(to: URL(fileURLWithPath: sb.dir + "/tampered-docker.tar"))
-            // 3. A truncated archive, 4. a compressed one, 5. one whose layer member links out of the archive.
+            // 3. A truncated archive, 4. the tampered one gzip'd (decompressed first, then refused), 5. one whose layer member links out of the archive.
             try dockerBytes.prefix(marker.lowerBound + 3).write(to: URL(fileURLWithPath: sb.dir + "/truncated.tar"))
-            _ = try Child.check(["/bin/sh", "-c", "gzip -c '\(badDocker)' > '\(sb.dir)/compressed.tar.gz'"])
+            _ = try Child.check(["/bin/sh", "-c", "gzip -c '\(sb.dir)/tampered-docker.tar' > '\(sb.dir)/compressed.tar.gz'"])
             let escapeDir = Harness.makeTempDirectory(prefix: "ward-it-escape")
             defer { try? FileManager.default.removeItem(atPath: escapeDir) }
             try FileManager.default.createDirectory(atPath: escapeDir + "/abc", withIntermediateDirectories: false)
@@ -172,7 +172,7 @@ struct ImageInputTests {
                 ("diffID mismatch", mismatched + ":t", "uncompressed digest mismatch"),
                 ("docker layer tampered", sb.dir + "/tampered-docker.tar", "digest mismatch"),
                 ("truncated archive", sb.dir + "/truncated.tar", "truncated"),
-                ("compressed archive", sb.dir + "/compressed.tar.gz", "decompress it first"),
+                ("compressed archive, decompressed then checked", sb.dir + "/compressed.tar.gz", "digest mismatch"),
                 ("member links out of the archive", sb.dir + "/escape.tar", "outside the archive"),
                 ("config digest wrong", sb.dir + "/wrong-config.tar", "digest mismatch"),
                 ("not an image", sb.dir + "/mismatch/oci-layout", "not an image archive"),

@@ -273,6 +273,18 @@ struct ImageStoreTests {
             #expect(Self.entries(Self.store(sb) + "/layers").count == 2, "the repeated layer is stored once")
             let list = try await Self.ward(sb, ["image", "list"])
             #expect(list.stdout.contains("docker.io/library/app:1.0"), "\(list)")
+
+            // `docker save | gzip` and `| zstd`: decompressed into a private file first, capped.
+            _ = try Child.check(["/bin/sh", "-c", "gzip -c '\(docker)' > '\(docker).gz' && zstd -q -c '\(docker)' > '\(docker).zst'"])
+            for compressed in [docker + ".gz", docker + ".zst"] {
+                let out = compressed + "-bundle"
+                let r = try await Self.ward(sb, ["unpack", compressed + ":app:1.0", out])
+                #expect(r.status == 0 && FileManager.default.fileExists(atPath: out + "/rootfs/etc/base"), "\(compressed): \(r)")
+            }
+            _ = try Child.check(["/bin/sh", "-c", "head -c 3000000 /dev/zero | gzip -c > '\(sb.dir)/bomb.tar.gz'"])
+            let bomb = try await Self.ward(sb, ["unpack", "--max-size", "1M", sb.dir + "/bomb.tar.gz", sb.dir + "/bomb-out"])
+            #expect(bomb.status == 125 && bomb.stderr.contains("decompresses to more than the --max-size limit"), "\(bomb)")
+            #expect(ImageUnpackTests.leftovers(sb.dir + "/bomb-out").isEmpty)
         }
     }
 
