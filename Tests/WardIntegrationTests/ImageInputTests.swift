@@ -84,15 +84,21 @@ struct ImageInputTests {
         }
     }
 
+    /// Two small layers: etc/base, then its whiteout and etc/top (0600).
+    static func baseAndTop() -> (base: TarWriter, top: TarWriter) {
+        var base = TarWriter()
+        base.add("etc/", .directory, mode: 0o755)
+        base.add("etc/base", .file(Data("base\n".utf8)))
+        var top = TarWriter()
+        top.add("etc/.wh.base", .file(Data()))
+        top.add("etc/top", .file(Data("top\n".utf8)), mode: 0o600)
+        return (base, top)
+    }
+
     @Test("docker save as docker writes it (ID/layer.tar, a repeated layer as a symlink, repositories) and an oci-archive of a layout")
     func writtenArchives() async throws {
         try await withSandbox(args: ["/bin/true"]) { sb in
-            var base = TarWriter()
-            base.add("etc/", .directory, mode: 0o755)
-            base.add("etc/base", .file(Data("base\n".utf8)))
-            var top = TarWriter()
-            top.add("etc/.wh.base", .file(Data()))
-            top.add("etc/top", .file(Data("top\n".utf8)), mode: 0o600)
+            let (base, top) = Self.baseAndTop()
             let docker = sb.dir + "/saved.tar"
             // base, top, base again: the third layer is the symlink ../ID/layer.tar docker writes.
             try ArchiveWriter.dockerSave(layers: [base.finished(), top.finished(), base.finished()], config: ["Cmd": ["/bin/true"]],

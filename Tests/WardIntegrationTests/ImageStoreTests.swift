@@ -257,12 +257,7 @@ struct ImageStoreTests {
     @Test("a docker save archive through run --image: named by its RepoTag, a repeated layer stored once, whiteouts in order")
     func dockerArchive() async throws {
         try await withSandbox(args: ["/bin/true"]) { sb in
-            var base = TarWriter()
-            base.add("etc/", .directory, mode: 0o755)
-            base.add("etc/base", .file(Data("base\n".utf8)))
-            var top = TarWriter()
-            top.add("etc/.wh.base", .file(Data()))
-            top.add("etc/top", .file(Data("top\n".utf8)))
+            let (base, top) = ImageInputTests.baseAndTop()
             let docker = sb.dir + "/saved.tar"
             try ArchiveWriter.dockerSave(layers: [base.finished(), top.finished(), base.finished()], config: ["Cmd": ["/bin/true"]],
                                          tags: ["docker.io/library/app:1.0"], to: docker)
