@@ -1,3 +1,4 @@
+import CWardShim
 import WardSystem
 
 #if canImport(Glibc)
@@ -23,6 +24,14 @@ public final class BlobReader {
     var hasher = SHA256.Stream()
     /// Called after every read with the bytes just read (progress).
     public var onRead: ((Int) -> Void)?
+    /// `nextChunk`: two buffers in turn, each hashed on a second thread (SHA-NI) while the
+    /// caller uses it; a buffer is reused only after its hash is done.
+    var chunks: [UnsafeMutableRawBufferPointer] = []
+    var chunkSequence: [UInt64] = [0, 0]
+    var nextChunkIndex = 0
+    var asyncHasher: OpaquePointer?
+    /// The digest once computed: a hash stream can be finished only once, verify() more often.
+    var digest: String?
 
     /// - Parameters: `fd` is read with pread from `start`; closed at deinit when `closeFD`.
     ///   `owner` keeps whatever owns `fd` alive (an archive) while this reader lives.
@@ -42,10 +51,42 @@ public final class BlobReader {
         }
     }
 
-    deinit { if closeFD { close(fd) } }
+    deinit {
+        if let asyncHasher { ward_sha256_async_finish(asyncHasher, nil) }
+        for chunk in chunks { chunk.deallocate() }
+        if closeFD { close(fd) }
+    }
 
     /// The next bytes into `buffer` (hashed); 0 at the end.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
+        let n = try readUnhashed(into: buffer)
+        if hashing && n > 0 { hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
+        return n
+    }
+
+    /// The next bytes (at most 1 MiB), hashed while the caller uses them: valid until the call
+    /// after next (libarchive needs a read callback's block only until its next call).
+    public func nextChunk() throws(ImageError) -> UnsafeRawBufferPointer {
+        if chunks.isEmpty {
+            chunks = [.allocate(byteCount: 1 << 20, alignment: 64), .allocate(byteCount: 1 << 20, alignment: 64)]
+            if hashing { asyncHasher = ward_sha256_async_start() }
+        }
+        let i = nextChunkIndex
+        nextChunkIndex ^= 1
+        if let asyncHasher, chunkSequence[i] > 0 { ward_sha256_async_wait(asyncHasher, chunkSequence[i]) }
+        let n = try readUnhashed(into: chunks[i])
+        let bytes = UnsafeRawBufferPointer(rebasing: chunks[i][0..<n])
+        if hashing && n > 0 {
+            if let asyncHasher {
+                chunkSequence[i] = ward_sha256_async_submit(asyncHasher, bytes.baseAddress, n)
+            } else {
+                hasher.update(bytes)
+            }
+        }
+        return bytes
+    }
+
+    func readUnhashed(into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
         let want = min(Int64(buffer.count), available - position)
         guard want > 0 else { return 0 }
         while true {
@@ -55,7 +96,6 @@ public final class BlobReader {
                 throw ImageError("\(label): \(SystemError("read", errno: errno))")
             }
             if n == 0 { return 0 }  // the file shrank; verify() reports the short size
-            if hashing { hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
             position += Int64(n)
             onRead?(n)
             return n
@@ -65,10 +105,27 @@ public final class BlobReader {
     /// Reads the rest, then checks the size and the digest. Returns the actual `sha256:HEX`.
     @discardableResult
     public func verify() throws(ImageError) -> String {
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
-        defer { scratch.deallocate() }
-        while try read(into: scratch) > 0 {}
-        let actual = "sha256:" + SHA256.hex(hasher.finish())
+        let actual: String
+        if let digest {
+            actual = digest
+        } else if !chunks.isEmpty {
+            // Chunked reading: drain the same way, then the digest from whichever hasher ran.
+            while try nextChunk().count > 0 {}
+            if let asyncHasher {
+                var digest = [UInt8](repeating: 0, count: 32)
+                digest.withUnsafeMutableBufferPointer { ward_sha256_async_finish(asyncHasher, $0.baseAddress) }
+                self.asyncHasher = nil
+                actual = "sha256:" + SHA256.hex(digest)
+            } else {
+                actual = "sha256:" + SHA256.hex(hasher.finish())
+            }
+        } else {
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+            defer { scratch.deallocate() }
+            while try read(into: scratch) > 0 {}
+            actual = "sha256:" + SHA256.hex(hasher.finish())
+        }
+        digest = actual
         guard let descriptor else { return actual }
         guard position == descriptor.size else {
             throw ImageError("blob \(descriptor.digest): \(position) bytes, but its descriptor states \(descriptor.size); refusing it")

@@ -21,7 +21,6 @@ final class LayerStream {
     let outer: OpaquePointer
     /// The tar reader the applier iterates.
     let inner: OpaquePointer
-    let buffer: UnsafeMutableRawBufferPointer
     var diffHasher = SHA256.Stream()
     var hashDiff = true
     var outerDone = false
@@ -32,7 +31,6 @@ final class LayerStream {
     init(blob: BlobReader, label: String) throws(ImageError) {
         self.blob = blob
         self.label = label
-        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         outer = archive_read_new()
         inner = archive_read_new()
         // The media types an OCI layer can have: tar, tar+gzip, tar+zstd. Naming the filters
@@ -65,7 +63,6 @@ final class LayerStream {
     deinit {
         archive_read_free(inner)
         archive_read_free(outer)
-        buffer.deallocate()
     }
 
     static func message(_ archive: OpaquePointer) -> String {
@@ -74,9 +71,10 @@ final class LayerStream {
 
     func readBlob(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> la_ssize_t {
         do {
-            let n = try blob.read(into: buffer)
-            out.pointee = UnsafeRawPointer(buffer.baseAddress)
-            return la_ssize_t(n)
+            // Hashed on a second thread while libarchive decompresses and the applier writes.
+            let chunk = try blob.nextChunk()
+            out.pointee = chunk.baseAddress
+            return la_ssize_t(chunk.count)
         } catch {
             if failure == nil { failure = error }
             return -1

@@ -252,6 +252,16 @@ void ward_sha256_ni_init(struct ward_sha256_ctx *ctx);
 void ward_sha256_ni_update(struct ward_sha256_ctx *ctx, const void *bytes, size_t n);
 void ward_sha256_ni_final(struct ward_sha256_ctx *ctx, uint8_t digest[32]);
 
+// SHA-256 on a second thread (sha256_async.c), SHA-NI only: start returns NULL without it.
+// submit hands over one buffer (waiting while the previous one is still pending) and returns its
+// sequence number; the buffer must stay untouched until wait(seq) returns. finish drains, joins
+// the thread, writes the digest (if non-NULL) and frees.
+struct ward_sha256_async;
+struct ward_sha256_async *ward_sha256_async_start(void);
+uint64_t ward_sha256_async_submit(struct ward_sha256_async *h, const void *bytes, size_t n);
+void ward_sha256_async_wait(struct ward_sha256_async *h, uint64_t seq);
+void ward_sha256_async_finish(struct ward_sha256_async *h, uint8_t digest[32]);
+
 #ifdef __cplusplus
 }
 #endif
