@@ -178,14 +178,9 @@ public final class ImageStore {
 
     func listDirectory(_ relative: String) -> [String] {
         let fd = openat(dirfd, relative, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0, let dir = fdopendir(fd) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let ent = readdir(dir) {
-            let name = withUnsafeBytes(of: ent.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        return (Sys.directoryEntries(fd: fd) ?? []).sorted()
     }
 
     /// name -> id, for every name.

@@ -90,15 +90,9 @@ public final class LayerApplier {
 
     /// Removes every entry of the directory `fd` (closed here) but those `keep` names.
     static func removeChildren(_ fd: Int32, keep: (String) -> Bool) -> Bool {
-        guard let dir = fdopendir(fd) else { close(fd); return false }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let ent = readdir(dir) {
-            let name = withUnsafeBytes(of: ent.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." && !keep(name) { names.append(name) }
-        }
-        let dfd = dirfd(dir)
-        for name in names where !removeTree(dfd, name) { return false }
+        defer { close(fd) }
+        guard let names = Sys.directoryEntries(fd: fd) else { return false }
+        for name in names where !keep(name) && !removeTree(fd, name) { return false }
         return true
     }
 

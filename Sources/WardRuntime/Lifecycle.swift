@@ -205,18 +205,11 @@ public enum Lifecycle {
         guard ProcessInfoLite.isAlive(pid: record.pid, startTime: record.pidStartTime) else { return [] }
         var initNS = stat(), mine = stat()
         guard stat("/proc/\(record.pid)/ns/pid", &initNS) == 0, stat("/proc/self/ns/pid", &mine) == 0,
-              initNS.st_ino != mine.st_ino, let dir = opendir("/proc") else { return [record.pid] }
-        defer { closedir(dir) }
-        var result: [Int32] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let pid = Int32(name) else { continue }
+              initNS.st_ino != mine.st_ino, let names = Sys.directoryEntries("/proc") else { return [record.pid] }
+        return names.compactMap { Int32($0) }.filter { pid in
             var ns = stat()
-            if stat("/proc/\(pid)/ns/pid", &ns) == 0 && ns.st_ino == initNS.st_ino && ns.st_dev == initNS.st_dev {
-                result.append(pid)
-            }
-        }
-        return result.sorted()
+            return stat("/proc/\(pid)/ns/pid", &ns) == 0 && ns.st_ino == initNS.st_ino && ns.st_dev == initNS.st_dev
+        }.sorted()
     }
 
     static func waitUntilGone(_ record: ContainerRecord) {

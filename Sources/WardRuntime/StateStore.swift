@@ -181,28 +181,12 @@ public struct StateStore {
     }
 
     public func ids() -> [String] {
-        guard let dir = opendir(root) else { return [] }
-        defer { closedir(dir) }
-        var result: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if !name.hasPrefix(".") { result.append(name) }
-        }
-        return result.sorted()
+        (Sys.directoryEntries(root) ?? []).filter { !$0.hasPrefix(".") }.sorted()
     }
 
     /// Removes the container's directory and everything ward put in it.
     public func remove(_ id: String) {
-        let dir = directory(id)
-        for file in ["state.json", "config.json", "exec.fifo"] { unlink(dir + "/" + file) }
-        if let d = opendir(dir) {
-            while let entry = readdir(d) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name != "." && name != ".." { unlink(dir + "/" + name) }
-            }
-            closedir(d)
-        }
-        rmdir(dir)
+        Sys.removeFlatDirectory(directory(id))
     }
 
     func atomicWrite(_ path: String, _ text: String) throws(WardError) {

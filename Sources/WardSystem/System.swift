@@ -80,6 +80,36 @@ public enum Sys {
     /// Writes a line to stderr, unbuffered (no stdio: this also runs just before/after clone).
     public static func stderr(_ text: String) { _ = writeAll(fd: 2, text + "\n") }
 
+    /// The names in the directory open at `fd`, but "." and "..", in directory order; `fd` stays
+    /// open (a duplicate is read). nil if it can't be read.
+    public static func directoryEntries(fd: Int32) -> [String]? {
+        let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)  // fdopendir takes over the fd it is given
+        guard copy >= 0 else { return nil }
+        guard let dir = fdopendir(copy) else { close(copy); return nil }
+        defer { closedir(dir) }
+        rewinddir(dir)  // a duplicate shares the offset: start from the top whatever came before
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// The names in the directory at `path` (see `directoryEntries(fd:)`).
+    public static func directoryEntries(_ path: String) -> [String]? {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return directoryEntries(fd: fd)
+    }
+
+    /// Unlinks every entry of the flat directory `path`, then the directory.
+    public static func removeFlatDirectory(_ path: String) {
+        for name in directoryEntries(path) ?? [] { unlink(path + "/" + name) }
+        rmdir(path)
+    }
+
     /// Creates `path` and its missing parents (0700), then checks it is a directory of ours that
     /// no one else can write. Returns what is wrong (the step and errno name), nil when usable.
     public static func makePrivateDirectory(_ path: String) -> String? {

@@ -126,16 +126,7 @@ final class CompareRunner {
 
     func cleanup() {
         close(sealedFD)
-        if let tempDir {
-            if let d = opendir(tempDir) {
-                while let e = readdir(d) {
-                    let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                    if name != "." && name != ".." { unlink(tempDir + "/" + name) }
-                }
-                closedir(d)
-            }
-            rmdir(tempDir)
-        }
+        if let tempDir { Sys.removeFlatDirectory(tempDir) }
     }
 
     /// Resolves a reference to a profile `ward run` loads; a bare Docker/Podman seccomp file becomes
